@@ -1,0 +1,81 @@
+# The verbs people type. `make up` and `make test` work on a fresh machine: they install what is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PY := .venv/bin/python
+CTL := $(PY) -m archivectl
+SAMPLES ?= 30
+BENCH_CASES ?= 2000
+
+.PHONY: help up down test test-unit test-integration test-e2e bench lint format python stack-up stack-down \
+        stack-status services-start services-stop services-status topics migrate feed summary snapshots
+
+help:
+	@echo "make up        install + start the stack and the four services, feed $(SAMPLES) sample cases, print the outcome"
+	@echo "make down      stop the services and the stack"
+	@echo "make test      install what is missing, start the stack if needed, run lint + unit + integration + e2e tests"
+	@echo "make bench     measure end-to-end throughput and latency against the bare-infrastructure floor"
+	@echo "make stack-up | stack-down | stack-status    the local Kafka, MinIO, PostgreSQL, ClamAV"
+
+python:
+	@deploy/local/python-env.sh
+
+stack-up:
+	@deploy/local/stack.sh up
+
+stack-down:
+	@deploy/local/stack.sh down
+
+stack-status:
+	@deploy/local/stack.sh status
+
+topics: python
+	@$(CTL) topics
+
+migrate: python
+	@$(CTL) migrate
+
+services-start: python
+	@echo "services: starting capture, validation, classification, storage"
+	@$(CTL) services start
+
+services-stop: python
+	@$(CTL) services stop
+
+services-status: python
+	@$(CTL) services status
+
+feed: python
+	@$(CTL) feed --count $(SAMPLES)
+
+summary: python
+	@$(CTL) summary
+
+up: python stack-up topics migrate services-start feed summary
+
+down:
+	@if [ -x $(PY) ]; then $(CTL) services stop; fi
+	@deploy/local/stack.sh down
+
+lint: python
+	@$(PY) -m ruff check .
+
+format: python
+	@$(PY) -m ruff format . && $(PY) -m ruff check --fix .
+
+snapshots: python
+	@$(PY) -m contracts.snapshots
+
+test: python stack-up lint
+	@$(PY) -m pytest -m "unit or integration or e2e" -ra
+
+test-unit: python
+	@$(PY) -m pytest -m unit -ra
+
+test-integration: python stack-up
+	@$(PY) -m pytest -m integration -ra
+
+test-e2e: python stack-up
+	@$(PY) -m pytest -m e2e -ra
+
+bench: python stack-up topics
+	@$(PY) -m bench.pipeline --cases $(BENCH_CASES)

@@ -1,0 +1,36 @@
+"""Topic administration: the pipeline's topics exist before any service or producer uses them."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from contracts.v1 import topics
+from services.common.settings import ArchiveSettings
+
+PARTITIONS = 3
+
+
+async def ensure_topics(settings: ArchiveSettings) -> list[str]:
+    """Create every v1 topic that is missing; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="archivectl")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [settings.topic(name) for name in topics.ALL_TOPICS]
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            # Inline attachments make approval events larger than Kafka's 1 MB default.
+            config = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
+            try:
+                await admin.create_topics(
+                    [
+                        NewTopic(name, num_partitions=PARTITIONS, replication_factor=1, topic_configs=config)
+                        for name in missing
+                    ]
+                )
+            except TopicAlreadyExistsError:
+                pass
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,119 @@
+"""Starting and stopping the four pipeline services as background processes on this machine.
+
+`make up` and the end-to-end tests both use this, so the tests run the services exactly the way a
+person does: separate processes, their own consumer groups, JSON logs under .stack/logs/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common.metrics import DEFAULT_PORTS
+
+PIPELINE = ("capture", "validation", "classification", "storage")
+REPO = Path(__file__).resolve().parent.parent
+# Children started by this process, so an exited child is seen as stopped (not as a zombie pid).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    name: str
+    pid_file: Path
+    log_file: Path
+    metrics_port: int
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if pid in _children:
+            return None if _children[pid].poll() is not None else pid
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+
+def _layout(namespace: str, metrics_offset: int, stack_dir: Path) -> list[ServiceProcess]:
+    label = namespace or "default"
+    return [
+        ServiceProcess(
+            name,
+            stack_dir / "run" / f"{label}-{name}.pid",
+            stack_dir / "logs" / f"{label}-{name}.log",
+            DEFAULT_PORTS[name] + metrics_offset,
+        )
+        for name in PIPELINE
+    ]
+
+
+def start(
+    namespace: str = "",
+    metrics_offset: int = 0,
+    stack_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    services: tuple[str, ...] = PIPELINE,
+) -> list[ServiceProcess]:
+    stack = stack_dir or REPO / ".stack"
+    (stack / "run").mkdir(parents=True, exist_ok=True)
+    (stack / "logs").mkdir(parents=True, exist_ok=True)
+    started = []
+    for proc in _layout(namespace, metrics_offset, stack):
+        if proc.name not in services:
+            continue
+        if proc.pid() is not None:
+            started.append(proc)
+            continue
+        env = {
+            **os.environ,
+            **(extra_env or {}),
+            "AA_NAMESPACE": namespace,
+            "AA_METRICS_PORT": str(proc.metrics_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with proc.log_file.open("ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", f"services.{proc.name}"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        _children[child.pid] = child
+        proc.pid_file.write_text(str(child.pid))
+        started.append(proc)
+    return started
+
+
+def stop(
+    namespace: str = "", stack_dir: Path | None = None, timeout: float = 20.0, services: tuple[str, ...] = PIPELINE
+) -> None:
+    stack = stack_dir or REPO / ".stack"
+    procs = [p for p in _layout(namespace, 0, stack) if p.name in services]
+    for proc in procs:
+        pid = proc.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        pid = proc.pid()
+        while pid is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pid = proc.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        proc.pid_file.unlink(missing_ok=True)
+
+
+def status(namespace: str = "", stack_dir: Path | None = None) -> list[tuple[ServiceProcess, int | None]]:
+    return [(p, p.pid()) for p in _layout(namespace, 0, stack_dir or REPO / ".stack")]

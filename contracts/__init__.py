@@ -1,0 +1,1 @@
+"""The public event contracts of approval-archive: a CloudEvents envelope and versioned data models."""

@@ -1,0 +1,180 @@
+"""Data models of the version-1 events, one per topic. Files never ride on Kafka past capture: later
+events carry object-store references and digests (claim-check)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.envelope import CloudEvent
+from contracts.v1.record import CaseIdentity, CaseMetadata, Sha256Hex, Stage, UnifiedApprovalRecord
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectRef(_Frozen):
+    bucket: str
+    key: str
+
+
+class CapturedFile(_Frozen):
+    """A material as captured: what the platform declared beside what the archive actually received."""
+
+    stage: Stage
+    material_name: str
+    file_name: str = Field(description="Neutralised name, safe as a path component.")
+    original_file_name: str = Field(description="The name exactly as the platform sent it.")
+    media_type: str
+    declared_size: int
+    declared_sha256: Sha256Hex
+    declared_page_count: int | None = None
+    size: int = Field(description="Bytes actually captured.")
+    sha256: Sha256Hex = Field(description="SHA-256 computed at capture.")
+    stored: ObjectRef = Field(description="Where capture put the original, in the staging bucket.")
+
+
+class CapturedCase(_Frozen):
+    """`archive.captured.v1`: the unified metadata and the captured files of one case revision."""
+
+    case: CaseMetadata
+    files: list[CapturedFile]
+    source_event_id: str = Field(description="Id of the approval.completed event this came from.")
+    captured_at: datetime
+
+
+class Property(StrEnum):
+    """The four properties of DA/T 70-2018."""
+
+    AUTHENTICITY = "authenticity"
+    INTEGRITY = "integrity"
+    USABILITY = "usability"
+    SECURITY = "security"
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NOT_RUN = "not_run"
+
+
+class CheckResult(_Frozen):
+    """The verdict of one check on one case (or one of its files)."""
+
+    code: str = Field(description="Stable check code, e.g. AUTH-DIGEST-SHA256.")
+    property: Property
+    outcome: Outcome
+    reason_zh: str | None = Field(default=None, description="What a clerk should fix, in Chinese.")
+    reason_en: str | None = Field(default=None, description="The same, in English.")
+    file_name: str | None = Field(default=None, description="The file concerned, if any.")
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class ValidatedCase(_Frozen):
+    """`archive.validated.v1`: a case that passed every reject-severity check; warnings travel on."""
+
+    case: CaseMetadata
+    files: list[CapturedFile]
+    checks: list[CheckResult]
+    validated_at: datetime
+
+
+class RetentionPeriod(StrEnum):
+    PERMANENT = "Y"  # 永久
+    THIRTY_YEARS = "D30"  # 定期30年
+    TEN_YEARS = "D10"  # 定期10年
+
+
+class SharingLevel(StrEnum):
+    UNCONDITIONAL = "01"
+    CONDITIONAL = "02"
+    NOT_SHARED = "03"
+
+
+class Classification(_Frozen):
+    """What the retention schedule decided, and the archival code (档号, DA/T 22-2015)."""
+
+    fonds_code: str
+    category_code: str
+    class_code: str
+    year: int
+    retention: RetentionPeriod
+    organisation_code: str
+    item_number: int = Field(ge=1)
+    archival_code: str = Field(description="全宗号-门类代码·年度-保管期限代码-机构(问题)代码-件号")
+    security_level: str = Field(description="Security classification, e.g. 公开 / 内部.")
+    sharing_level: SharingLevel
+    rule_id: str
+    schedule_version: str
+
+
+class ClassifiedCase(_Frozen):
+    """`archive.classified.v1`."""
+
+    case: CaseMetadata
+    files: list[CapturedFile]
+    checks: list[CheckResult]
+    classification: Classification
+    classified_at: datetime
+
+
+class PackageRef(_Frozen):
+    bucket: str
+    prefix: str = Field(description="Object prefix of the package (a BagIt bag laid out as objects).")
+    manifest_sha256: Sha256Hex = Field(description="SHA-256 of the bag's manifest-sha256.txt.")
+    file_count: int
+    total_bytes: int
+
+
+class ArchivedRecord(_Frozen):
+    """`archive.record.archived.v1`: one event per archived case revision, never one per file."""
+
+    case: CaseMetadata
+    classification: Classification
+    package: PackageRef
+    warnings: list[CheckResult] = Field(default_factory=list)
+    archived_at: datetime
+
+
+class RejectionStage(StrEnum):
+    CAPTURE = "capture"
+    VALIDATION = "validation"
+
+
+class RejectedCase(_Frozen):
+    """`archive.record.rejected.v1`: a rectification request (退回整改) addressed to the platform."""
+
+    case: CaseIdentity
+    case_title: str | None = None
+    stage: RejectionStage
+    failures: Annotated[list[CheckResult], Field(min_length=1)]
+    rejected_at: datetime
+
+
+class DeadLetter(_Frozen):
+    """`archive.dlq.v1`: a message that could not be processed, with where it came from and why."""
+
+    service: str
+    origin_topic: str
+    origin_partition: int
+    origin_offset: int
+    origin_key: str | None = None
+    error_type: str = Field(description="Exception class or classification, e.g. InvalidEnvelope.")
+    reason: str = Field(description="What was wrong with the message, for a person to act on.")
+    payload_base64: str = Field(description="The message exactly as received.")
+    failed_at: datetime
+
+
+# The concrete envelopes, one per topic, exported for producers, consumers and schema snapshots.
+ApprovalCompletedEvent = CloudEvent[UnifiedApprovalRecord]
+CapturedEvent = CloudEvent[CapturedCase]
+ValidatedEvent = CloudEvent[ValidatedCase]
+ClassifiedEvent = CloudEvent[ClassifiedCase]
+ArchivedEvent = CloudEvent[ArchivedRecord]
+RejectedEvent = CloudEvent[RejectedCase]
+DeadLetterEvent = CloudEvent[DeadLetter]

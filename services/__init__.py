@@ -1,0 +1,1 @@
+"""The approval-archive services: capture, validation, classification, storage (and query)."""

@@ -1,0 +1,7 @@
+"""capture's settings: the shared ones (environment prefix AA_)."""
+
+from services.common.settings import ArchiveSettings
+
+
+class CaptureSettings(ArchiveSettings):
+    pass

@@ -1,0 +1,1 @@
+"""classification: applies the retention schedule and allocates the archival code (DA/T 22)."""

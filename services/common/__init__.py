@@ -1,0 +1,1 @@
+"""The shared stream runtime: imported by every service, imports no service."""

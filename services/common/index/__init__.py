@@ -1,0 +1,1 @@
+"""The PostgreSQL index: schema migrations (Alembic) and the asyncpg adapter."""

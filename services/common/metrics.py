@@ -1,0 +1,38 @@
+"""Prometheus metrics, one registry per process, served on the service's own port."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+MESSAGES_CONSUMED = Counter("archive_messages_consumed_total", "Messages taken from a topic.", ["service", "topic"])
+MESSAGES_PRODUCED = Counter(
+    "archive_messages_produced_total",
+    "Events delivered to a topic (after the broker acknowledged).",
+    ["service", "topic"],
+)
+MESSAGES_FAILED = Counter(
+    "archive_messages_failed_total",
+    "Messages that could not be processed, by reason (dead-lettered or retried).",
+    ["service", "reason"],
+)
+TRANSIENT_RETRIES = Counter(
+    "archive_transient_retries_total",
+    "Retries after a transient fault (broker, object store, database).",
+    ["service", "fault"],
+)
+STEP_DURATION = Histogram(
+    "archive_step_duration_seconds",
+    "Time from decoding a message to its outputs being delivered.",
+    ["service", "step"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+IN_FLIGHT = Gauge("archive_step_in_flight", "Messages being handled right now.", ["service"])
+
+DEFAULT_PORTS = {"capture": 9101, "validation": 9102, "classification": 9103, "storage": 9104, "query": 9105}
+
+
+def serve_metrics(service: str, port: int = 0) -> int:
+    """Start the /metrics endpoint on 127.0.0.1; returns the port used."""
+    chosen = port or DEFAULT_PORTS.get(service, 9100)
+    start_http_server(chosen, addr="127.0.0.1")
+    return chosen

@@ -1,0 +1,197 @@
+"""The one step runner every service uses.
+
+A service author writes a step — `async (event) -> [Outbound]` — and domain rules. The runner owns the
+rest, in this order (after getsentry/arroyo): decode and validate the envelope → run the step → deliver
+its outputs and wait for the broker's acknowledgement → return, and only then does the caller
+acknowledge the input. So:
+
+* a transient fault (broker, object store, database down) is retried with backoff for as long as it
+  lasts; the partition waits (backpressure) and nothing is dropped;
+* input that can never succeed goes to `archive.dlq.v1` with its origin topic, partition, offset and a
+  reason; the worker carries on with the next message;
+* a crash anywhere before the return leaves the input unacknowledged, so it is redelivered; steps are
+  idempotent and re-emit the same events, so redelivery changes nothing.
+
+`handle()` never raises except for cancellation: Faust acknowledges an event even when the agent
+raises, so the decision cannot be left to Faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from contracts.envelope import CloudEvent, utc_now
+from contracts.v1 import DeadLetter, DeadLetterEvent, topics
+from services.common import metrics
+from services.common.codec import decode_event, encode_event
+from services.common.faults import InvalidInput, fault_name, is_transient
+from services.common.logs import case_context
+
+log = logging.getLogger(__name__)
+
+InT = TypeVar("InT", bound=CloudEvent)  # type: ignore[type-arg]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message as it came off the broker, before anything was decoded."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """An event a step wants published; `topic` is the contract topic name (namespace added later)."""
+
+    topic: str
+    event: CloudEvent[Any]
+
+    @property
+    def key(self) -> bytes:
+        # Keyed by case so every event of a case lands on the same partition, in order.
+        return (self.event.subject or self.event.id).encode("utf-8")
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        """Return only once the broker has acknowledged the message."""
+
+
+Step = Callable[[InT], Awaitable[Sequence[Outbound]]]
+
+
+class Backoff:
+    """Exponential backoff without a give-up: a transient fault is waited out, never turned into loss."""
+
+    def __init__(self, initial: float, cap: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.initial, self.cap, self._sleep = initial, cap, sleep
+
+    async def run(self, operation: Callable[[], Awaitable[T]], *, service: str, what: str) -> T:
+        delay = self.initial
+        attempt = 0
+        while True:
+            try:
+                return await operation()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                metrics.TRANSIENT_RETRIES.labels(service, fault_name(exc)).inc()
+                log.warning(
+                    "transient fault, will retry",
+                    extra={
+                        "what": what,
+                        "fault": fault_name(exc),
+                        "error": str(exc)[:500],
+                        "attempt": attempt,
+                        "retry_in_seconds": delay,
+                    },
+                )
+                await self._sleep(delay)
+                delay = min(delay * 2, self.cap)
+
+
+class StepRunner(Generic[InT]):
+    def __init__(
+        self,
+        *,
+        service: str,
+        input_topic: str,
+        input_model: type[InT],
+        step: Step[InT],
+        publisher: Publisher,
+        topic_name: Callable[[str], str] = lambda name: name,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.service = service
+        self.input_topic = input_topic
+        self.input_model = input_model
+        self.step = step
+        self.publisher = publisher
+        self.topic_name = topic_name
+        self.backoff = backoff or Backoff(0.5, 30.0)
+
+    async def handle(self, message: InboundMessage) -> None:
+        metrics.MESSAGES_CONSUMED.labels(self.service, self.input_topic).inc()
+        metrics.IN_FLIGHT.labels(self.service).inc()
+        started = time.perf_counter()
+        try:
+            await self._handle(message)
+        finally:
+            metrics.IN_FLIGHT.labels(self.service).dec()
+            metrics.STEP_DURATION.labels(self.service, self.input_topic).observe(time.perf_counter() - started)
+
+    async def _handle(self, message: InboundMessage) -> None:
+        try:
+            event = decode_event(message.value, self.input_model, self.input_topic)
+        except InvalidInput as exc:
+            await self._dead_letter(message, exc.kind, exc.reason)
+            return
+        with case_context(correlation_id=event.correlationid, case_key=event.subject, event_id=event.id):
+            try:
+                outputs = await self.backoff.run(lambda: self.step(event), service=self.service, what="step")
+            except InvalidInput as exc:
+                await self._dead_letter(message, exc.kind, exc.reason)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A bug or an input the rules did not foresee. Dead-letter it with the evidence rather
+                # than kill the worker; the DLQ metric and log make it loud.
+                log.exception("step failed unexpectedly; dead-lettering the message")
+                await self._dead_letter(message, fault_name(exc), f"unexpected error in {self.service}: {exc!r}")
+                return
+            for out in outputs:
+                await self._publish(out.topic, out.key, encode_event(out.event))
+            log.info("handled", extra={"outputs": [o.topic for o in outputs]})
+
+    async def _publish(self, topic: str, key: bytes, value: bytes) -> None:
+        await self.backoff.run(
+            lambda: self.publisher.publish(self.topic_name(topic), key, value), service=self.service, what="publish"
+        )
+        metrics.MESSAGES_PRODUCED.labels(self.service, topic).inc()
+
+    async def _dead_letter(self, message: InboundMessage, kind: str, reason: str) -> None:
+        metrics.MESSAGES_FAILED.labels(self.service, kind).inc()
+        origin_key = message.key.decode("utf-8", "replace") if message.key else None
+        letter = DeadLetterEvent(
+            id=f"dlq:{message.topic}:{message.partition}:{message.offset}",
+            source=f"urn:approval-archive:{self.service}",
+            type=topics.DEAD_LETTER,
+            time=utc_now(),
+            subject=origin_key,
+            correlationid=origin_key or f"{message.topic}:{message.partition}:{message.offset}",
+            data=DeadLetter(
+                service=self.service,
+                origin_topic=message.topic,
+                origin_partition=message.partition,
+                origin_offset=message.offset,
+                origin_key=origin_key,
+                error_type=kind,
+                reason=reason,
+                payload_base64=base64.b64encode(message.value or b"").decode("ascii"),
+                failed_at=utc_now(),
+            ),
+        )
+        log.error(
+            "dead-lettered",
+            extra={
+                "error_type": kind,
+                "reason": reason[:1000],
+                "origin_topic": message.topic,
+                "origin_partition": message.partition,
+                "origin_offset": message.offset,
+            },
+        )
+        await self._publish(topics.DEAD_LETTER, (origin_key or letter.id).encode("utf-8"), encode_event(letter))

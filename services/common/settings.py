@@ -1,0 +1,73 @@
+"""Settings shared by every service, read from the environment (prefix `AA_`).
+
+The defaults point at the local stack that `make stack-up` starts on 127.0.0.1 (deploy/local/stack.env
+holds the same numbers). `AA_NAMESPACE` prefixes topics, consumer groups and buckets and picks the
+database, so that tests and benchmarks run beside `make up` without touching its data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ArchiveSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AA_", extra="ignore")
+
+    namespace: str = Field(default="", pattern=r"^[a-z0-9\-]*$")
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # Inline attachments make approval events large; the broker is configured to accept this too.
+    kafka_max_message_bytes: int = 8 * 1024 * 1024
+
+    minio_endpoint: str = "127.0.0.1:19000"
+    minio_access_key: str = "archive-admin"
+    minio_secret_key: str = "archive-admin-secret"
+    minio_secure: bool = False
+    staging_bucket_base: str = "archive-staging"
+    archive_bucket_base: str = "archive-packages"
+
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 15432
+    pg_user: str = "archive"
+    pg_password: str = "archive"
+    pg_database_base: str = "archive"
+
+    # Faust keeps a little local state (table changelogs, none used yet) per worker.
+    state_dir: Path = Path(__file__).resolve().parents[2] / ".stack" / "faust"
+
+    metrics_port: int = Field(default=0, description="0 = the service's own default port.")
+    log_level: str = "INFO"
+
+    # Retries of transient faults (broker, object store, database unavailable): never given up,
+    # backoff doubles from the initial delay up to the cap.
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+
+    # The archive's identity in archival codes (DA/T 22): fonds (全宗号).
+    fonds_code: str = "Z109"
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def group_id(self, service: str) -> str:
+        return f"{self.namespace}.approval-archive-{service}" if self.namespace else f"approval-archive-{service}"
+
+    @property
+    def staging_bucket(self) -> str:
+        return f"{self.namespace}-{self.staging_bucket_base}" if self.namespace else self.staging_bucket_base
+
+    @property
+    def archive_bucket(self) -> str:
+        return f"{self.namespace}-{self.archive_bucket_base}" if self.namespace else self.archive_bucket_base
+
+    @property
+    def pg_database(self) -> str:
+        suffix = self.namespace.replace("-", "_")
+        return f"{self.pg_database_base}_{suffix}" if suffix else self.pg_database_base
+
+    def pg_dsn(self, database: str | None = None) -> str:
+        db = database or self.pg_database
+        return f"postgresql://{self.pg_user}:{self.pg_password}@{self.pg_host}:{self.pg_port}/{db}"

@@ -1,0 +1,111 @@
+"""Faust wiring shared by the four pipeline services: one app per service (its own consumer group),
+one agent that feeds every message of the input topic through the StepRunner, and the worker main.
+
+Each service's app.py only names its input topic, input model and how to build its step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+
+from contracts.envelope import CloudEvent
+from services.common.logs import configure_logging, logging_config
+from services.common.metrics import serve_metrics
+from services.common.runner import Backoff, InboundMessage, Step, StepRunner
+from services.common.settings import ArchiveSettings
+
+log = logging.getLogger(__name__)
+
+_RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+
+
+class FaustPublisher:
+    """Publishes through the app's own producer and returns only after the broker acknowledged."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self._topics: dict[str, Any] = {}
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        channel = self._topics.get(topic)
+        if channel is None:
+            channel = self._topics[topic] = self.app.topic(topic, **_RAW)
+        # force=True: send now, not "attached" to the input event's commit. The outer await enqueues,
+        # the inner one waits for the delivery report.
+        delivery = await channel.send(key=key, value=value, force=True)
+        await delivery
+
+
+def make_app(service: str, settings: ArchiveSettings) -> faust.App:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.group_id(service),
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        web_enabled=False,
+        datadir=str(settings.state_dir / f"{settings.namespace or 'default'}-{service}"),
+        topic_partitions=3,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        producer_max_request_size=settings.kafka_max_message_bytes,
+        consumer_max_fetch_size=settings.kafka_max_message_bytes,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+        **_RAW,
+    )
+
+
+def bind_step(
+    app: faust.App,
+    *,
+    service: str,
+    settings: ArchiveSettings,
+    input_topic: str,
+    input_model: type[CloudEvent[Any]],
+    build_step: Callable[[], Awaitable[Step[Any]]],
+) -> None:
+    """Register the service's agent. `build_step` creates the adapters (buckets, migrations, pools);
+    a transient failure there is retried like any other."""
+    backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+    source = app.topic(settings.topic(input_topic), **_RAW)
+
+    @app.agent(source, name=f"{service}.step", concurrency=1)
+    async def process(stream: faust.Stream) -> None:
+        step = await backoff.run(build_step, service=service, what="start-up")
+        runner = StepRunner(
+            service=service,
+            input_topic=input_topic,
+            input_model=input_model,
+            step=step,
+            publisher=FaustPublisher(app),
+            topic_name=settings.topic,
+            backoff=backoff,
+        )
+        log.info("ready", extra={"input_topic": settings.topic(input_topic)})
+        async for event in stream.events():
+            message = event.message
+            await runner.handle(
+                InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
+            )
+
+
+def run_worker(app: faust.App, service: str, settings: ArchiveSettings) -> None:
+    """The process main of a service: JSON logs, /metrics, then the Faust worker (which stops cleanly on
+    SIGTERM/SIGINT)."""
+    configure_logging(service, settings.log_level)
+    port = serve_metrics(service, settings.metrics_port)
+    log.info(
+        "starting", extra={"metrics_port": port, "kafka": settings.kafka_bootstrap, "namespace": settings.namespace}
+    )
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(service, settings.log_level),
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()

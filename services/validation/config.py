@@ -1,0 +1,7 @@
+"""validation's settings: the shared ones (environment prefix AA_)."""
+
+from services.common.settings import ArchiveSettings
+
+
+class ValidationSettings(ArchiveSettings):
+    pass

@@ -1,0 +1,143 @@
+"""The four steps chained in memory with fakes: what each emits, and that redelivery changes nothing."""
+
+import hashlib
+
+import pytest
+
+from contracts.v1 import (
+    ArchivedEvent,
+    CapturedEvent,
+    ClassifiedEvent,
+    RejectedEvent,
+    ValidatedEvent,
+    topics,
+)
+from services.capture.domain import neutralise_file_name
+from services.capture.steps import capture_case
+from services.classification.domain import format_archival_code
+from services.classification.steps import classify_case
+from services.common.series import Series
+from services.storage.steps import store_case
+from services.validation.steps import validate_case
+from tests.factories import completed_event, material, record
+from tests.fakes import InMemoryIndex, InMemoryObjectStore
+
+pytestmark = pytest.mark.unit
+
+PDF = b"%PDF-1.7 approval decision"
+SCAN = b"\xff\xd8\xff\xe0 scanned page"
+
+
+async def _run_all(event, store, index):  # type: ignore[no-untyped-def]
+    [captured] = await capture_case(event, store=store, staging_bucket="staging")
+    if captured.topic != topics.CAPTURED:
+        return captured
+    [validated] = await validate_case(CapturedEvent.model_validate(captured.event.model_dump()), store=store)
+    if validated.topic != topics.VALIDATED:
+        return validated
+    [classified] = await classify_case(
+        ValidatedEvent.model_validate(validated.event.model_dump()), codes=index, fonds_code="Z109"
+    )
+    [archived] = await store_case(
+        ClassifiedEvent.model_validate(classified.event.model_dump()),
+        store=store,
+        index=index,
+        archive_bucket="archive",
+    )
+    return archived
+
+
+async def test_a_good_case_is_archived_as_a_bag_with_its_files_and_digests():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    rec = record(materials=[material(PDF), material(SCAN, name="营业执照.jpg")])
+    out = await _run_all(completed_event(rec), store, index)
+    assert out.topic == topics.ARCHIVED
+    archived = ArchivedEvent.model_validate(out.event.model_dump())
+    assert archived.data.classification.archival_code == "Z109-XK·2026-D30-SCJG-0001"
+    assert archived.correlationid == f"corr-{rec.case_number}"
+    prefix = archived.data.package.prefix
+    keys = set(store.buckets["archive"])
+    assert {
+        prefix + "bagit.txt",
+        prefix + "manifest-sha256.txt",
+        prefix + "tagmanifest-sha256.txt",
+        prefix + "bag-info.txt",
+        prefix + "archive-record.json",
+    } <= keys
+    manifest = store.buckets["archive"][prefix + "manifest-sha256.txt"][0].decode()
+    assert f"{hashlib.sha256(PDF).hexdigest()}  data/result/001-决定书.pdf" in manifest
+    assert f"{hashlib.sha256(SCAN).hexdigest()}  data/result/002-营业执照.jpg" in manifest
+    assert archived.data.package.manifest_sha256 == hashlib.sha256(manifest.encode()).hexdigest()
+    assert index.records[rec.case_key][0]["archival_code"] == archived.data.classification.archival_code
+
+
+async def test_a_wrong_declared_digest_is_rejected_back_to_the_platform_with_the_reason():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    rec = record(materials=[material(PDF, declared_sha256="a" * 64)])
+    out = await _run_all(completed_event(rec), store, index)
+    assert out.topic == topics.REJECTED
+    rejected = RejectedEvent.model_validate(out.event.model_dump())
+    assert [f.code for f in rejected.data.failures] == ["AUTH-DIGEST-SHA256"]
+    assert rejected.data.failures[0].details == {"declared": "a" * 64, "computed": hashlib.sha256(PDF).hexdigest()}
+    assert "摘要" in rejected.data.failures[0].reason_zh
+    assert index.records == {}
+
+
+async def test_a_wrong_declared_size_is_rejected():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    out = await _run_all(completed_event(record(materials=[material(PDF, declared_size=5)])), store, index)
+    assert [f.code for f in out.event.data.failures] == ["AUTH-SIZE"]
+
+
+async def test_undecodable_inline_content_is_rejected_at_capture():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    bad = {**material(PDF), "content_base64": "%%% not base64 %%%"}
+    out = await _run_all(completed_event(record(materials=[bad])), store, index)
+    assert out.topic == topics.REJECTED
+    assert out.event.data.stage == "capture"
+    assert [f.code for f in out.event.data.failures] == ["CAP-INLINE-BASE64"]
+
+
+async def test_redelivering_a_case_changes_nothing_and_re_emits_the_same_archived_event():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    first = await _run_all(completed_event(record(), event_id="e-1"), store, index)
+    puts = store.puts
+    second = await _run_all(completed_event(record(), event_id="e-2"), store, index)
+    assert second.event.id == first.event.id
+    assert second.event.model_dump() == first.event.model_dump()
+    assert store.puts == puts, "a redelivered case must not write objects again"
+    assert len(index.records) == 1
+
+
+async def test_item_numbers_continue_within_a_series_and_restart_in_another():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    codes = []
+    for n in range(1, 4):
+        out = await _run_all(completed_event(record(case_number=f"SCJG-2026-{n:06d}")), store, index)
+        codes.append(out.event.data.classification.archival_code)
+    other = await _run_all(completed_event(record(case_number="ZJ-1", department_code="ZJJ")), store, index)
+    assert codes == ["Z109-XK·2026-D30-SCJG-0001", "Z109-XK·2026-D30-SCJG-0002", "Z109-XK·2026-D30-SCJG-0003"]
+    assert other.event.data.classification.archival_code == "Z109-XK·2026-D30-ZJJ-0001"
+
+
+def test_archival_code_follows_da_t_22():
+    series = Series("Z109", "WS", 2011, "Y", "BGS")
+    assert format_archival_code(series, 1) == "Z109-WS·2011-Y-BGS-0001"
+    with pytest.raises(ValueError):
+        format_archival_code(series, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("a\x00b\nc.pdf", "a_b_c.pdf"),
+        ("..", "file"),
+        ("决定书.pdf", "决定书.pdf"),
+        ("C:\\temp\\x.pdf", "x.pdf"),
+        ("dir/", "file"),
+        (".hidden", "hidden"),
+    ],
+)
+def test_file_names_are_neutralised(name, expected):
+    assert neutralise_file_name(name) == expected

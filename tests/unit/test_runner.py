@@ -1,0 +1,139 @@
+"""The shared step runner: what reaches the DLQ, what is retried, and that outputs precede the ack."""
+
+import base64
+import json
+
+import pytest
+
+from contracts.v1 import CapturedEvent, topics
+from services.common.faults import InvalidInput
+from services.common.runner import Backoff, InboundMessage, Outbound, StepRunner
+from tests.factories import completed_event
+from tests.fakes import RecordingPublisher
+
+pytestmark = pytest.mark.unit
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def _runner(step, publisher, input_model=None, input_topic=topics.APPROVAL_COMPLETED):  # type: ignore[no-untyped-def]
+    from contracts.v1 import ApprovalCompletedEvent
+
+    return StepRunner(
+        service="test",
+        input_topic=input_topic,
+        input_model=input_model or ApprovalCompletedEvent,
+        step=step,
+        publisher=publisher,
+        backoff=Backoff(0.01, 0.02, sleep=_no_sleep),
+    )
+
+
+def _message(value: bytes | None, offset: int = 7) -> InboundMessage:
+    return InboundMessage(topics.APPROVAL_COMPLETED, 2, offset, b"case-key", value)
+
+
+def _dead_letters(publisher: RecordingPublisher) -> list[dict]:
+    return [json.loads(v) for t, _, v in publisher.sent if t == topics.DEAD_LETTER]
+
+
+async def _never_called(event):  # type: ignore[no-untyped-def]
+    raise AssertionError("the step must not see invalid input")
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_type", "reason_fragment"),
+    [
+        (b"\xff\xfe not json", "NotJson", "not JSON"),
+        (b"", "NotJson", "empty message"),
+        (b"[1, 2, 3]", "NotCloudEvent", "top level is a JSON list"),
+        (b'{"hello": "world"}', "NotCloudEvent", "missing attributes"),
+    ],
+)
+async def test_garbage_goes_to_the_dead_letter_topic_with_origin_and_reason(payload, error_type, reason_fragment):
+    publisher = RecordingPublisher()
+    await _runner(_never_called, publisher).handle(_message(payload))
+    [letter] = _dead_letters(publisher)
+    assert letter["type"] == topics.DEAD_LETTER
+    assert letter["data"]["error_type"] == error_type
+    assert reason_fragment in letter["data"]["reason"]
+    assert (letter["data"]["origin_topic"], letter["data"]["origin_partition"], letter["data"]["origin_offset"]) == (
+        topics.APPROVAL_COMPLETED,
+        2,
+        7,
+    )
+    assert base64.b64decode(letter["data"]["payload_base64"]) == payload
+
+
+async def test_valid_envelope_around_an_invalid_record_is_dead_lettered_naming_the_field():
+    event = json.loads(completed_event().model_dump_json())
+    event["data"]["materials"][0]["sha256"] = "not-a-digest"
+    publisher = RecordingPublisher()
+    await _runner(_never_called, publisher).handle(_message(json.dumps(event).encode()))
+    [letter] = _dead_letters(publisher)
+    assert letter["data"]["error_type"] == "InvalidRecord"
+    assert "data.materials.0.sha256" in letter["data"]["reason"]
+
+
+async def test_event_of_another_type_is_dead_lettered():
+    event = json.loads(completed_event().model_dump_json())
+    publisher = RecordingPublisher()
+    await _runner(_never_called, publisher, input_model=CapturedEvent, input_topic=topics.CAPTURED).handle(
+        _message(json.dumps(event).encode())
+    )
+    [letter] = _dead_letters(publisher)
+    assert letter["data"]["error_type"] == "WrongEventType"
+
+
+async def test_transient_faults_in_the_step_are_retried_until_they_pass():
+    attempts = []
+
+    async def flaky(event):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise ConnectionRefusedError("minio down")
+        return [Outbound(topics.CAPTURED, event)]
+
+    publisher = RecordingPublisher()
+    await _runner(flaky, publisher).handle(_message(completed_event().model_dump_json().encode()))
+    assert len(attempts) == 4
+    assert [t for t, _, _ in publisher.sent] == [topics.CAPTURED]
+
+
+async def test_publishing_is_retried_and_handle_returns_only_after_delivery():
+    publisher = RecordingPublisher(failures_before_success=3)
+
+    async def step(event):  # type: ignore[no-untyped-def]
+        return [Outbound(topics.CAPTURED, event), Outbound(topics.REJECTED, event)]
+
+    await _runner(step, publisher).handle(_message(completed_event().model_dump_json().encode()))
+    assert [t for t, _, _ in publisher.sent] == [topics.CAPTURED, topics.REJECTED]
+
+
+async def test_invalid_input_raised_by_a_step_and_unexpected_errors_are_dead_lettered_not_raised():
+    async def missing(event):  # type: ignore[no-untyped-def]
+        raise InvalidInput("object x does not exist", kind="MissingObject")
+
+    async def buggy(event):  # type: ignore[no-untyped-def]
+        return {}["nope"]
+
+    publisher = RecordingPublisher()
+    raw = completed_event().model_dump_json().encode()
+    await _runner(missing, publisher).handle(_message(raw, offset=1))
+    await _runner(buggy, publisher).handle(_message(raw, offset=2))
+    letters = _dead_letters(publisher)
+    assert [d["data"]["error_type"] for d in letters] == ["MissingObject", "KeyError"]
+    assert letters[0]["id"] != letters[1]["id"]
+
+
+async def test_outputs_are_keyed_by_case_so_a_case_stays_on_one_partition():
+    event = completed_event()
+    publisher = RecordingPublisher()
+
+    async def step(e):  # type: ignore[no-untyped-def]
+        return [Outbound(topics.CAPTURED, e)]
+
+    await _runner(step, publisher).handle(_message(event.model_dump_json().encode()))
+    assert publisher.sent[0][1] == event.data.case_key.encode()
