@@ -21,8 +21,13 @@ if [ ! -x .venv/bin/python ]; then
     echo "python: 'python3.11 -m venv' failed; on Debian: apt-get install python3-venv" >&2; exit 1; }
 fi
 echo "python: installing the project and its dependencies into .venv (first run: about a minute)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+log=".venv/pip-install.log"
+if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+       .venv/bin/python -m pip install --disable-pip-version-check -e ".[dev]"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "python: installing the dependencies failed (PyPI unreachable, or a package without a wheel?) — full log: $log" >&2
+  exit 1
+fi
 rm -f .venv/.installed-*
 touch "$stamp"
 echo "python: .venv ready"

@@ -16,7 +16,9 @@ app = make_app(SERVICE, settings)
 
 async def build_step():  # type: ignore[no-untyped-def]
     index = await PgIndex.connect(settings)
-    return partial(classify_case, codes=index, fonds_code=settings.fonds_code)
+    return partial(
+        classify_case, codes=index, fonds_code=settings.fonds_code, organisations=settings.organisation_codes()
+    )
 
 
 bind_step(

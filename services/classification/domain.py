@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -46,17 +47,27 @@ def filing_year(case: CaseMetadata) -> int:
     return case.completed_at.astimezone(ARCHIVE_TIMEZONE).year
 
 
-def organisation_code(case: CaseMetadata) -> str:
-    return _CODE_UNSAFE.sub("", case.department_code.upper()) or "ORG"
+@dataclass(frozen=True)
+class OrganisationCodes:
+    """Configuration: the organisation part of archival codes, per platform and per department."""
+
+    platforms: Mapping[str, str]
+    departments: Mapping[str, str]
+
+    def for_case(self, case: CaseMetadata) -> str:
+        code = self.departments.get(case.department_code) or self.platforms.get(case.source_platform)
+        if code is None:  # an unlisted platform: the initials of its name (market-regulation → MR)
+            code = "".join(part[:1] for part in case.source_platform.split("-"))
+        return _CODE_UNSAFE.sub("", code.upper()) or "ORG"
 
 
-def series_for(case: CaseMetadata, decision: Decision, fonds_code: str) -> Series:
+def series_for(case: CaseMetadata, decision: Decision, fonds_code: str, organisations: OrganisationCodes) -> Series:
     return Series(
         fonds_code=fonds_code,
         category_code=decision.category_code,
         year=filing_year(case),
         retention=decision.retention.value,
-        organisation_code=organisation_code(case),
+        organisation_code=organisations.for_case(case),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from contracts.envelope import utc_now
 from contracts.v1 import Classification, ClassifiedCase, ValidatedEvent, topics
-from services.classification.domain import decide, format_archival_code, series_for
+from services.classification.domain import OrganisationCodes, decide, format_archival_code, series_for
 from services.common.events import follow_on
 from services.common.runner import Outbound
 from services.common.series import AllocatedCode, Series
@@ -19,11 +19,13 @@ class ArchivalCodes(Protocol):
     async def allocate_archival_code(self, case_key: str, series: Series, format_code) -> AllocatedCode: ...  # type: ignore[no-untyped-def]
 
 
-async def classify_case(event: ValidatedEvent, *, codes: ArchivalCodes, fonds_code: str) -> Sequence[Outbound]:
+async def classify_case(
+    event: ValidatedEvent, *, codes: ArchivalCodes, fonds_code: str, organisations: OrganisationCodes
+) -> Sequence[Outbound]:
     validated = event.data
     case = validated.case
     decision = decide(case)
-    series = series_for(case, decision, fonds_code)
+    series = series_for(case, decision, fonds_code, organisations)
     allocated = await codes.allocate_archival_code(case.case_key, series, format_archival_code)
     classification = Classification(
         fonds_code=series.fonds_code,

@@ -14,7 +14,7 @@ from contracts.v1 import (
 )
 from services.capture.domain import neutralise_file_name
 from services.capture.steps import capture_case
-from services.classification.domain import format_archival_code
+from services.classification.domain import OrganisationCodes, format_archival_code
 from services.classification.steps import classify_case
 from services.common.series import Series
 from services.storage.steps import store_case
@@ -25,6 +25,7 @@ from tests.fakes import InMemoryIndex, InMemoryObjectStore
 pytestmark = pytest.mark.unit
 
 PDF = b"%PDF-1.7 approval decision"
+ORGANISATIONS = OrganisationCodes(platforms={"market-regulation": "SCJG"}, departments={"ZJJ-DEPT": "ZJJ"})
 SCAN = b"\xff\xd8\xff\xe0 scanned page"
 
 
@@ -36,7 +37,10 @@ async def _run_all(event, store, index):  # type: ignore[no-untyped-def]
     if validated.topic != topics.VALIDATED:
         return validated
     [classified] = await classify_case(
-        ValidatedEvent.model_validate(validated.event.model_dump()), codes=index, fonds_code="Z109"
+        ValidatedEvent.model_validate(validated.event.model_dump()),
+        codes=index,
+        fonds_code="Z109",
+        organisations=ORGANISATIONS,
     )
     [archived] = await store_case(
         ClassifiedEvent.model_validate(classified.event.model_dump()),
@@ -115,7 +119,7 @@ async def test_item_numbers_continue_within_a_series_and_restart_in_another():
     for n in range(1, 4):
         out = await _run_all(completed_event(record(case_number=f"SCJG-2026-{n:06d}")), store, index)
         codes.append(out.event.data.classification.archival_code)
-    other = await _run_all(completed_event(record(case_number="ZJ-1", department_code="ZJJ")), store, index)
+    other = await _run_all(completed_event(record(case_number="ZJ-1", department_code="ZJJ-DEPT")), store, index)
     assert codes == ["Z109-XK·2026-D30-SCJG-0001", "Z109-XK·2026-D30-SCJG-0002", "Z109-XK·2026-D30-SCJG-0003"]
     assert other.event.data.classification.archival_code == "Z109-XK·2026-D30-ZJJ-0001"
 
