@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.common.adapters.object_store import StoredObject
+from services.common.adapters.object_store import ObjectMissing, StoredObject
 from services.common.series import AllocatedCode, Series
 
 
@@ -29,11 +29,16 @@ class InMemoryObjectStore:
         self.puts += 1
 
     async def get_bytes(self, bucket: str, key: str) -> bytes:
+        if key not in self.buckets.get(bucket, {}):
+            raise ObjectMissing(f"{bucket}/{key}")
         return self.buckets[bucket][key][0]
 
     async def stat(self, bucket: str, key: str) -> StoredObject | None:
         item = self.buckets.get(bucket, {}).get(key)
         return StoredObject(bucket, key, len(item[0]), item[1]) if item else None
+
+    async def list_keys(self, bucket: str, prefix: str) -> set[str]:
+        return {k for k in self.buckets.get(bucket, {}) if k.startswith(prefix)}
 
     async def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
         self.buckets[dst_bucket][dst_key] = self.buckets[src_bucket][src_key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from contracts.envelope import utc_now
@@ -26,42 +27,15 @@ SERVICE = "capture"
 async def capture_case(event: ApprovalCompletedEvent, *, store: ObjectStore, staging_bucket: str) -> Sequence[Outbound]:
     record = event.data
     case_key = record.case_key
-    await store.ensure_bucket(staging_bucket)
-    files: list[CapturedFile] = []
+    contents: list[Content] = []
     failures: list[CheckResult] = []
-    for index, material in enumerate(record.materials):
-        content: Content | CheckResult = (
-            decode_inline(material) if material.content_base64 is not None else url_not_supported(material)
-        )
+    for material in record.materials:
+        content = decode_inline(material) if material.content_base64 is not None else url_not_supported(material)
         if isinstance(content, CheckResult):
             failures.append(content)
-            continue
-        key = staging_key(case_key, index, content.sha256)
-        # A redelivered case finds its objects already there (same key, same content): nothing to redo.
-        if await store.stat(staging_bucket, key) is None:
-            await store.put_bytes(
-                staging_bucket,
-                key,
-                content.data,
-                content_type=material.media_type,
-                metadata={"sha256": content.sha256, "case-key": case_key},
-            )
-        files.append(
-            CapturedFile(
-                stage=material.stage,
-                material_name=material.material_name,
-                file_name=neutralise_file_name(material.file_name, fallback=f"file-{index:03d}"),
-                original_file_name=material.file_name,
-                media_type=material.media_type,
-                declared_size=material.size,
-                declared_sha256=material.sha256,
-                declared_page_count=material.page_count,
-                size=len(content.data),
-                sha256=content.sha256,
-                stored=ObjectRef(bucket=staging_bucket, key=key),
-            )
-        )
-    if failures:
+        else:
+            contents.append(content)
+    if failures:  # nothing is staged for a case that goes back to its platform
         rejected = RejectedCase(
             case=record.identity(),
             case_title=record.case_title,
@@ -70,5 +44,39 @@ async def capture_case(event: ApprovalCompletedEvent, *, store: ObjectStore, sta
             rejected_at=utc_now(),
         )
         return [follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=case_key)]
+
+    await store.ensure_bucket(staging_bucket)
+    keys = [staging_key(case_key, index, content.sha256) for index, content in enumerate(contents)]
+    # A redelivered case finds its objects already there (same key, same content): nothing to redo.
+    present = await store.list_keys(staging_bucket, case_key + "/")
+    await asyncio.gather(
+        *(
+            store.put_bytes(
+                staging_bucket,
+                key,
+                content.data,
+                content_type=material.media_type,
+                metadata={"sha256": content.sha256, "case-key": case_key},
+            )
+            for key, content, material in zip(keys, contents, record.materials, strict=True)
+            if key not in present
+        )
+    )
+    files = [
+        CapturedFile(
+            stage=material.stage,
+            material_name=material.material_name,
+            file_name=neutralise_file_name(material.file_name, fallback=f"file-{index:03d}"),
+            original_file_name=material.file_name,
+            media_type=material.media_type,
+            declared_size=material.size,
+            declared_sha256=material.sha256,
+            declared_page_count=material.page_count,
+            size=len(content.data),
+            sha256=content.sha256,
+            stored=ObjectRef(bucket=staging_bucket, key=key),
+        )
+        for index, (key, content, material) in enumerate(zip(keys, contents, record.materials, strict=True))
+    ]
     captured = CapturedCase(case=record.metadata(), files=files, source_event_id=event.id, captured_at=utc_now())
     return [follow_on(event, topics.CAPTURED, captured, service=SERVICE, case_key=case_key)]

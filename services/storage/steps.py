@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from contracts.envelope import utc_now
-from contracts.v1 import ArchivedEvent, ArchivedRecord, ClassifiedEvent, PackageRef, topics
+from contracts.v1 import ArchivedEvent, ArchivedRecord, CapturedFile, ClassifiedEvent, PackageRef, topics
 from services.common.adapters.object_store import ObjectStore
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
@@ -25,12 +26,23 @@ class RecordIndex(Protocol):
     ) -> dict[str, Any]: ...
 
 
-async def _put_if_absent(store: ObjectStore, bucket: str, key: str, data: bytes, content_type: str) -> bytes:
+async def _put_once(store: ObjectStore, bucket: str, key: str, data: bytes, present: set[str]) -> bytes:
     """Write once: if an earlier delivery already wrote the object, keep it and return what it holds."""
-    if await store.stat(bucket, key) is not None:
+    if key in present:
         return await store.get_bytes(bucket, key)
+    content_type = "application/json" if key.endswith(".json") else "text/plain; charset=utf-8"
     await store.put_bytes(bucket, key, data, content_type=content_type)
     return data
+
+
+async def _copy_verified(store: ObjectStore, file: CapturedFile, bucket: str, key: str) -> None:
+    data = await store.get_bytes(file.stored.bucket, file.stored.key)
+    if hashlib.sha256(data).hexdigest() != file.sha256:
+        # Fixity is checked at every step: staging changed after validation. Never archive it.
+        raise InvalidInput(
+            f"staged file {file.stored.key} no longer matches its captured SHA-256", kind="FixityMismatch"
+        )
+    await store.put_bytes(bucket, key, data, content_type=file.media_type, metadata={"sha256": file.sha256})
 
 
 async def store_case(
@@ -44,41 +56,31 @@ async def store_case(
 
     await store.ensure_bucket(archive_bucket, object_lock=True)
     prefix = domain.package_prefix(case_key)
-    entries: list[domain.PayloadEntry] = []
-    for number, file in enumerate(classified.files, start=1):
-        path = domain.payload_path(number, file)
-        entries.append(domain.PayloadEntry(path, file.sha256, file.size))
-        if await store.stat(archive_bucket, prefix + path) is not None:
-            continue
-        data = await store.get_bytes(file.stored.bucket, file.stored.key)
-        if hashlib.sha256(data).hexdigest() != file.sha256:
-            # Fixity is checked at every step: staging changed after validation. Never archive it.
-            raise InvalidInput(
-                f"staged file {file.stored.key} no longer matches its captured SHA-256", kind="FixityMismatch"
-            )
-        await store.put_bytes(
-            archive_bucket, prefix + path, data, content_type=file.media_type, metadata={"sha256": file.sha256}
+    # Objects of an earlier, interrupted attempt are kept (the bucket is write-once) and not rewritten.
+    present = await store.list_keys(archive_bucket, prefix)
+    entries = [
+        domain.PayloadEntry(domain.payload_path(number, file), file.sha256, file.size)
+        for number, file in enumerate(classified.files, start=1)
+    ]
+    await asyncio.gather(
+        *(
+            _copy_verified(store, file, archive_bucket, prefix + entry.path)
+            for file, entry in zip(classified.files, entries, strict=True)
+            if prefix + entry.path not in present
         )
-
+    )
     tag_files = {
         "bagit.txt": domain.BAGIT_TXT,
         "bag-info.txt": domain.bag_info(classified, entries, utc_now()),
         "manifest-sha256.txt": domain.manifest(entries),
         domain.RECORD_TAG_FILE: domain.record_document(classified, entries),
     }
-    stored_tags = {
-        name: await _put_if_absent(
-            store,
-            archive_bucket,
-            prefix + name,
-            content,
-            "application/json" if name.endswith(".json") else "text/plain",
-        )
-        for name, content in tag_files.items()
-    }
-    await _put_if_absent(
-        store, archive_bucket, prefix + "tagmanifest-sha256.txt", domain.tag_manifest(stored_tags), "text/plain"
+    stored = await asyncio.gather(
+        *(_put_once(store, archive_bucket, prefix + name, content, present) for name, content in tag_files.items())
     )
+    stored_tags = dict(zip(tag_files, stored, strict=True))
+    # The tag manifest goes last: its presence says the bag is complete.
+    await _put_once(store, archive_bucket, prefix + "tagmanifest-sha256.txt", domain.tag_manifest(stored_tags), present)
 
     package = PackageRef(
         bucket=archive_bucket,

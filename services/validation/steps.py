@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 
 from contracts.envelope import utc_now
-from contracts.v1 import CapturedEvent, CheckResult, RejectedCase, RejectionStage, ValidatedCase, topics
-from services.common.adapters.object_store import ObjectStore
+from contracts.v1 import CapturedEvent, CapturedFile, CheckResult, RejectedCase, RejectionStage, ValidatedCase, topics
+from services.common.adapters.object_store import ObjectMissing, ObjectStore
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
@@ -16,17 +17,21 @@ from services.validation.domain import Reread, check_file, failures
 SERVICE = "validation"
 
 
+async def _reread(store: ObjectStore, file: CapturedFile) -> Reread:
+    try:
+        data = await store.get_bytes(file.stored.bucket, file.stored.key)
+    except ObjectMissing as exc:
+        raise InvalidInput(f"captured file {exc} does not exist", kind="MissingObject") from exc
+    return Reread(hashlib.sha256(data).hexdigest(), len(data))
+
+
 async def validate_case(event: CapturedEvent, *, store: ObjectStore) -> Sequence[Outbound]:
     captured = event.data
     case_key = captured.case.case_key
+    rereads = await asyncio.gather(*(_reread(store, file) for file in captured.files))
     results: list[CheckResult] = []
-    for file in captured.files:
-        if await store.stat(file.stored.bucket, file.stored.key) is None:
-            raise InvalidInput(
-                f"captured file {file.stored.bucket}/{file.stored.key} does not exist", kind="MissingObject"
-            )
-        data = await store.get_bytes(file.stored.bucket, file.stored.key)
-        results.extend(check_file(file, Reread(hashlib.sha256(data).hexdigest(), len(data))))
+    for file, reread in zip(captured.files, rereads, strict=True):
+        results.extend(check_file(file, reread))
     failed = failures(results)
     if failed:
         rejected = RejectedCase(

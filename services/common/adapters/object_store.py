@@ -18,6 +18,10 @@ from minio.error import S3Error
 from services.common.settings import ArchiveSettings
 
 
+class ObjectMissing(LookupError):
+    """The object does not exist (S3 NoSuchKey): a wrong reference, never a transient fault."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     bucket: str
@@ -34,6 +38,7 @@ class ObjectStore(Protocol):
     async def get_bytes(self, bucket: str, key: str) -> bytes: ...
     async def stat(self, bucket: str, key: str) -> StoredObject | None: ...
     async def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
+    async def list_keys(self, bucket: str, prefix: str) -> set[str]: ...
 
 
 class MinioObjectStore:
@@ -83,7 +88,12 @@ class MinioObjectStore:
 
     async def get_bytes(self, bucket: str, key: str) -> bytes:
         def _get() -> bytes:
-            response = self.client.get_object(bucket, key)
+            try:
+                response = self.client.get_object(bucket, key)
+            except S3Error as exc:
+                if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
+                    raise ObjectMissing(f"{bucket}/{key}") from exc
+                raise
             try:
                 return response.read()
             finally:
@@ -108,6 +118,12 @@ class MinioObjectStore:
             return StoredObject(bucket, key, info.size or 0, user_meta)
 
         return await asyncio.to_thread(_stat)
+
+    async def list_keys(self, bucket: str, prefix: str) -> set[str]:
+        def _list() -> set[str]:
+            return {o.object_name for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)}
+
+        return await asyncio.to_thread(_list)
 
     async def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
         await asyncio.to_thread(self.client.copy_object, dst_bucket, dst_key, CopySource(src_bucket, src_key))
