@@ -1,134 +1,28 @@
-"""archivectl — the operator's command line.
-
-archivectl topics                     create the v1 topics that are missing
-archivectl migrate                    bring the index database to the newest schema
-archivectl services start|stop|status run the four pipeline services in the background
-archivectl feed [--count N]           publish the deterministic sample cases
-archivectl summary [--timeout S]      wait for the last feed's cases and print what happened
-"""
+"""archivectl — the operator's command line. `archivectl --help` lists the commands; each lives in a
+module of archivectl/commands/ that registers its own subcommands."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import importlib
+import pkgutil
 import sys
-from collections import Counter
-from pathlib import Path
 
-from archivectl import local_services
-from archivectl.feed import publish_events
-from archivectl.kafka_admin import ensure_topics
-from archivectl.outcomes import await_outcomes, render_summary
-from services.common.index.migrate import upgrade
+from archivectl import commands
 from services.common.settings import ArchiveSettings
 
-FEED_RECORD = local_services.REPO / ".stack" / "feeds"
 
-
-def _feed_file(settings: ArchiveSettings) -> Path:
-    return FEED_RECORD / f"{settings.namespace or 'default'}-last.json"
-
-
-def _progress(label: str):  # type: ignore[no-untyped-def]
-    def show(done: int, total: int | None = None) -> None:
-        suffix = f"/{total}" if total else ""
-        print(f"\r  {label}: {done}{suffix}", end="", file=sys.stderr, flush=True)
-
-    return show
-
-
-def cmd_topics(settings: ArchiveSettings, _: argparse.Namespace) -> int:
-    created = asyncio.run(ensure_topics(settings))
-    print(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
-    return 0
-
-
-def cmd_migrate(settings: ArchiveSettings, _: argparse.Namespace) -> int:
-    asyncio.run(upgrade(settings))
-    print(f"index: database {settings.pg_database} is at the newest schema")
-    return 0
-
-
-def cmd_services(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    if args.action == "start":
-        for proc in local_services.start(settings.namespace):
-            print(
-                f"  {proc.name:<15} pid {proc.pid()}  metrics http://127.0.0.1:{proc.metrics_port}/metrics  "
-                f"log {proc.log_file.relative_to(local_services.REPO)}"
-            )
-    elif args.action == "stop":
-        local_services.stop(settings.namespace)
-        print("services: stopped")
-    else:
-        for proc, pid in local_services.status(settings.namespace):
-            print(f"  {proc.name:<15} {'running pid ' + str(pid) if pid else 'stopped'}")
-    return 0
-
-
-def cmd_feed(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    from samples.generator import approval_completed_event, generate_cases
-
-    cases = generate_cases(args.count, seed=args.seed)
-    events = [approval_completed_event(c) for c in cases]
-    sent = asyncio.run(publish_events(settings, events, progress=_progress("published")))
-    print(file=sys.stderr)
-    FEED_RECORD.mkdir(parents=True, exist_ok=True)
-    _feed_file(settings).write_text(
-        json.dumps(
-            {
-                "cases": [
-                    {"case_key": e["subject"], "platform": c.platform, "defect": c.defect}
-                    for e, c in zip(events, cases, strict=True)
-                ]
-            },
-            ensure_ascii=False,
-            indent=1,
-        )
-    )
-    defects = Counter(c.defect for c in cases if c.defect)
-    print(
-        f"feed: {sent} cases published to {settings.topic('approval.completed.v1')}"
-        + (f" (with deliberate defects: {dict(defects)})" if defects else "")
-    )
-    return 0
-
-
-def cmd_summary(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    fed = json.loads(_feed_file(settings).read_text())["cases"]
-    expected = {c["case_key"] for c in fed}
-    outcomes = asyncio.run(await_outcomes(settings, expected, args.timeout, progress=_progress("cases done")))
-    print(file=sys.stderr)
-    print(render_summary(outcomes, settings, Counter(c["platform"] for c in fed)))
-    if not outcomes.complete:
-        print(
-            f"\nsummary: {len(outcomes.pending)} cases had no outcome after {args.timeout:.0f}s — "
-            "check `archivectl services status` and the logs",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archivectl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{module.name}").register(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="archivectl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("topics").set_defaults(run=cmd_topics)
-    sub.add_parser("migrate").set_defaults(run=cmd_migrate)
-    services = sub.add_parser("services")
-    services.add_argument("action", choices=["start", "stop", "status"])
-    services.set_defaults(run=cmd_services)
-    feed = sub.add_parser("feed")
-    feed.add_argument("--count", type=int, default=30)
-    feed.add_argument("--seed", type=int, default=20261125)
-    feed.set_defaults(run=cmd_feed)
-    summary = sub.add_parser("summary")
-    summary.add_argument("--timeout", type=float, default=180.0)
-    summary.set_defaults(run=cmd_summary)
-    args = parser.parse_args(argv)
-    return int(args.run(ArchiveSettings(), args))
+    args = build_parser().parse_args(argv)
+    return int(args.run(ArchiveSettings(), args) or 0)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,15 @@ class ArchiveSettings(BaseSettings):
 
     # The archive's identity in archival codes (DA/T 22): fonds (全宗号).
     fonds_code: str = "Z109"
+
+    @model_validator(mode="after")
+    def _endpoint_without_scheme(self) -> ArchiveSettings:
+        # deploy/local/stack.env exports the endpoint as a URL; the S3 client wants host:port.
+        if "://" in self.minio_endpoint:
+            scheme, _, rest = self.minio_endpoint.partition("://")
+            self.minio_endpoint = rest.rstrip("/")
+            self.minio_secure = scheme == "https"
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}" if self.namespace else name

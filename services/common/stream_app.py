@@ -56,6 +56,10 @@ def make_app(service: str, settings: ArchiveSettings) -> faust.App:
         broker_commit_every=100,
         broker_commit_interval=1.0,
         stream_wait_empty=False,
+        # Faust buffers up to 4096 events per stream by default; approval events carry their files
+        # inline (~260 KiB each), so a backlog would cost a gigabyte. A small buffer bounds memory and
+        # costs nothing in throughput: the worker handles one message at a time anyway.
+        stream_buffer_maxsize=32,
         **_RAW,
     )
 

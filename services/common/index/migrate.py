@@ -43,7 +43,8 @@ async def upgrade(settings: ArchiveSettings) -> None:
     try:
         await lock.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
         # Alembic runs its own event loop in env.py, so it goes to a thread.
-        await asyncio.to_thread(command.upgrade, alembic_config(settings.pg_dsn()), "head")
+        # "heads": migrations of independent features may branch from the same parent; all are applied.
+        await asyncio.to_thread(command.upgrade, alembic_config(settings.pg_dsn()), "heads")
     finally:
         await lock.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
         await lock.close()
