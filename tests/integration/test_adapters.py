@@ -13,7 +13,7 @@ from archivectl.kafka_admin import ensure_topics
 from contracts.v1 import topics
 from services.classification.domain import format_archival_code
 from services.common.adapters.index import PgIndex
-from services.common.adapters.object_store import MinioObjectStore
+from services.common.adapters.object_store import MinioObjectStore, ObjectMissing
 from services.common.series import Series
 
 pytestmark = pytest.mark.integration
@@ -40,8 +40,9 @@ async def test_reading_a_missing_object_is_not_a_transient_fault(prepared):
 
     store = MinioObjectStore.from_settings(prepared)
     await store.ensure_bucket(prepared.staging_bucket)
-    with pytest.raises(S3Error) as caught:
+    with pytest.raises(ObjectMissing) as caught:
         await store.get_bytes(prepared.staging_bucket, "no/such/key")
+    assert isinstance(caught.value.__cause__, S3Error) and caught.value.__cause__.code == "NoSuchKey"
     assert not is_transient(caught.value)
 
 
