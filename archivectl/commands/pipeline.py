@@ -24,9 +24,18 @@ def _feed_file(settings: ArchiveSettings) -> Path:
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
-    def show(done: int, total: int | None = None) -> None:
-        suffix = f"/{total}" if total else ""
-        print(f"\r  {label}: {done}{suffix}", end="", file=sys.stderr, flush=True)
+    """Progress on stderr: one line redrawn in place on a terminal; in a log, a line per tenth done."""
+    tty = sys.stderr.isatty()
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        step = done * 10 // max(total, 1)
+        if tty and done != shown[0]:
+            shown[0] = done
+            print(f"\r  {label}: {done}/{total}", end="", file=sys.stderr, flush=True)
+        elif not tty and step != shown[0]:
+            shown[0] = step
+            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
 
     return show
 
