@@ -6,7 +6,9 @@ person does: separate processes, their own consumer groups, JSON logs under .sta
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +42,21 @@ class ServiceProcess:
         except ProcessLookupError:
             return None
         return pid
+
+
+def free_metrics_offset() -> int:
+    """An offset at which all four services' metrics ports are free: test sessions and benchmarks may run
+    their pipelines beside `make up` and beside each other on one machine."""
+    for _ in range(50):
+        offset = random.randrange(20000, 40000)
+        try:
+            for port in DEFAULT_PORTS.values():
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+            return offset
+        except OSError:
+            continue
+    raise RuntimeError("no free metrics ports found between 29101 and 49105")
 
 
 def _layout(namespace: str, metrics_offset: int, stack_dir: Path) -> list[ServiceProcess]:

@@ -91,11 +91,16 @@ def bind_step(
             backoff=backoff,
         )
         log.info("ready", extra={"input_topic": settings.topic(input_topic)})
-        async for event in stream.events():
+        # Manual acks: Faust acks an event in a `finally` as soon as the loop body is left — also when a
+        # shutdown cancels the body in the middle of a retry, which would commit a message never handled.
+        # With noack(), only the explicit ack below (after the outputs are delivered) commits the offset.
+        manual = stream.noack()
+        async for event in manual.events():
             message = event.message
             await runner.handle(
                 InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
             )
+            await manual.ack(event)
 
 
 def run_worker(app: faust.App, service: str, settings: ArchiveSettings) -> None:
