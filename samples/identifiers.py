@@ -7,7 +7,8 @@
   `region code (6) + birth date YYYYMMDD (8) + sequence (3, odd for men, even for women) + check (1)`.
 
 The verifiers (`uscc_is_valid`, `resident_id_is_valid`, `organization_code_is_valid`) are pure functions
-of their argument: no clock, no lookup tables, no normalisation. The validation service reuses them.
+of their argument: no clock, no lookup tables, no normalisation. They live in services/validation/identifiers.py (the
+validation service owns them) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from services.validation.identifiers import (
+    USCC_CHARSET,
+    organization_code_check_char,
+    organization_code_is_valid,
+    resident_id_check_char,
+    resident_id_is_valid,
+    uscc_check_char,
+    uscc_is_valid,
+)
 
 __all__ = [
     "REGIONS",
@@ -32,94 +43,6 @@ __all__ = [
     "uscc_check_char",
     "uscc_is_valid",
 ]
-
-# --- GB 32100-2015: unified social credit code -------------------------------------------------------
-
-USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
-_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_CHARSET)}
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def uscc_check_char(body: str) -> str:
-    """The check character of a unified social credit code, given its first 17 characters.
-
-    Raises ValueError if `body` is not 17 characters of the GB 32100 charset.
-    """
-    if len(body) != 17 or any(ch not in _USCC_VALUE for ch in body):
-        raise ValueError(f"a USCC body is 17 characters of {USCC_CHARSET!r}, got {body!r}")
-    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(body, _USCC_WEIGHTS, strict=True))
-    return USCC_CHARSET[(31 - total % 31) % 31]
-
-
-def uscc_is_valid(code: str) -> bool:
-    """True if `code` is 18 characters of the GB 32100 charset (upper case) with a correct check character.
-
-    The embedded organisation code is not required to pass GB 11714 on its own: the USCC check character
-    is what the standard makes authoritative. Use `organization_code_is_valid(code[8:17])` for that.
-    """
-    if not isinstance(code, str) or len(code) != 18 or any(ch not in _USCC_VALUE for ch in code):
-        return False
-    return uscc_check_char(code[:17]) == code[17]
-
-
-# --- GB 11714-1997: organisation code (9 characters, embedded in the USCC) ---------------------------
-
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_ORG_BODY_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _org_value(ch: str) -> int:
-    return int(ch) if ch.isdigit() else ord(ch) - ord("A") + 10
-
-
-def organization_code_check_char(body: str) -> str:
-    """The check character of a GB 11714 organisation code, given its first 8 characters."""
-    if len(body) != 8 or any(ch not in _ORG_BODY_CHARS for ch in body):
-        raise ValueError(f"an organisation code body is 8 characters of 0-9 A-Z, got {body!r}")
-    total = sum(_org_value(ch) * w for ch, w in zip(body, _ORG_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    return "X" if check == 10 else "0" if check == 11 else str(check)
-
-
-def organization_code_is_valid(code: str) -> bool:
-    """True if `code` is a 9-character GB 11714 organisation code with a correct check character."""
-    if not isinstance(code, str) or len(code) != 9 or any(ch not in _ORG_BODY_CHARS for ch in code[:8]):
-        return False
-    return organization_code_check_char(code[:8]) == code[8]
-
-
-# --- GB 11643-1999: resident identity number ---------------------------------------------------------
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK_MAP = "10X98765432"
-
-
-def resident_id_check_char(body: str) -> str:
-    """The check character (0-9 or X) of a resident identity number, given its first 17 digits."""
-    if len(body) != 17 or not body.isascii() or not body.isdigit():
-        raise ValueError(f"a resident ID body is 17 ASCII digits, got {body!r}")
-    total = sum(int(ch) * w for ch, w in zip(body, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK_MAP[total % 11]
-
-
-def resident_id_is_valid(number: str) -> bool:
-    """True if `number` is an 18-character resident identity number: 17 digits whose characters 7-14 are a
-    real calendar date, and a correct check character (an upper-case X stands for 10).
-
-    First-generation 15-digit numbers are not accepted. The birth date is not compared with today's date,
-    so the function stays pure.
-    """
-    if not isinstance(number, str) or len(number) != 18:
-        return False
-    body, check = number[:17], number[17]
-    if not body.isascii() or not body.isdigit():
-        return False
-    try:
-        date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
-    except ValueError:
-        return False
-    return resident_id_check_char(body) == check
-
 
 # --- region codes (GB/T 2260) --------------------------------------------------------------------------
 

@@ -1,46 +1,141 @@
-"""The validation step: archive.captured → archive.validated, or archive.record.rejected with reasons."""
+"""The validation step: archive.captured → archive.validated, or archive.record.rejected (退回整改) with
+every reject-severity failure, and an entry in the quarantine until a corrected revision passes."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import logging
 from collections.abc import Sequence
+from typing import Literal, Protocol
 
 from contracts.envelope import utc_now
-from contracts.v1 import CapturedEvent, CapturedFile, CheckResult, RejectedCase, RejectionStage, ValidatedCase, topics
+from contracts.v1 import CapturedEvent, CapturedFile, RejectedCase, RejectionStage, ValidatedCase, topics
+from services.common.adapters.clamav import ClamdUnavailable, ClamdVerdict
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
+from services.common.adapters.quarantine import CaseNumberAnswer
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
-from services.validation.domain import Reread, check_file, failures
+from services.validation.catalogue import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
+from services.validation.domain import case_fingerprint, limits_for, measure, verdict
+from services.validation.rules import RuleBook
 
 SERVICE = "validation"
+log = logging.getLogger(__name__)
 
 
-async def _reread(store: ObjectStore, file: CapturedFile) -> Reread:
+class VirusScanner(Protocol):
+    async def scan(self, data: bytes) -> ClamdVerdict: ...
+
+
+class Quarantine(Protocol):
+    async def claim_case_number(
+        self,
+        platform: str,
+        case_number: str,
+        revision: int,
+        *,
+        applicant_id_number: str,
+        item_code: str,
+        fingerprint: str,
+    ) -> CaseNumberAnswer: ...
+
+    async def open_entry(
+        self,
+        *,
+        case_key: str,
+        platform: str,
+        case_number: str,
+        revision: int,
+        case_title: str | None,
+        failures: list[dict],  # type: ignore[type-arg]
+        rejected_event_id: str,
+        correlation_id: str | None,
+    ) -> None: ...
+
+    async def close_earlier(self, platform: str, case_number: str, revision: int) -> int: ...
+
+
+async def _read(store: ObjectStore, file: CapturedFile) -> bytes:
     try:
-        data = await store.get_bytes(file.stored.bucket, file.stored.key)
+        return await store.get_bytes(file.stored.bucket, file.stored.key)
     except ObjectMissing as exc:
         raise InvalidInput(f"captured file {exc} does not exist", kind="MissingObject") from exc
-    return Reread(hashlib.sha256(data).hexdigest(), len(data))
 
 
-async def validate_case(event: CapturedEvent, *, store: ObjectStore) -> Sequence[Outbound]:
+async def _scan(scanner: VirusScanner, data: bytes, on_scanner_down: str) -> VirusScan:
+    try:
+        answer = await scanner.scan(data)
+    except ClamdUnavailable as exc:
+        if on_scanner_down == "wait":
+            raise  # transient: the runner retries; the case waits for clamd
+        log.warning("clamd unavailable; file marked not scanned", extra={"error": str(exc)[:300]})
+        return VirusScan(Scan.NOT_SCANNED, reason="clamd unavailable")
+    if answer.status == "infected":
+        return VirusScan(Scan.INFECTED, signature=answer.signature)
+    if answer.status == "clean":
+        return VirusScan(Scan.CLEAN)
+    return VirusScan(Scan.NOT_SCANNED, reason=f"clamd answered {answer.raw[:200]!r}")
+
+
+async def validate_case(
+    event: CapturedEvent,
+    *,
+    store: ObjectStore,
+    scanner: VirusScanner,
+    quarantine: Quarantine,
+    rules: RuleBook,
+    on_scanner_down: Literal["wait", "mark-not-scanned"] = "wait",
+) -> Sequence[Outbound]:
     captured = event.data
-    case_key = captured.case.case_key
-    rereads = await asyncio.gather(*(_reread(store, file) for file in captured.files))
-    results: list[CheckResult] = []
-    for file, reread in zip(captured.files, rereads, strict=True):
-        results.extend(check_file(file, reread))
-    failed = failures(results)
+    case = captured.case
+    case_key = case.case_key
+    item_rules = rules.for_item(case.item_code)
+    contents = await asyncio.gather(*(_read(store, file) for file in captured.files))
+    limits = limits_for(item_rules)
+    # Parsing and image analysis are CPU work: off the event loop, so the consumer keeps its heartbeats.
+    measured = await asyncio.to_thread(lambda: [measure(data, limits) for data in contents])
+    scans = [await _scan(scanner, data, on_scanner_down) for data in contents]
+    answer = await quarantine.claim_case_number(
+        case.source_platform,
+        case.case_number,
+        case.revision,
+        applicant_id_number=case.applicant.id_number,
+        item_code=case.item_code,
+        fingerprint=case_fingerprint(case, captured.files),
+    )
+    evidence = CaseEvidence(
+        case=case,
+        files=[
+            FileEvidence(file=f, sha256=m.sha256, sm3=m.sm3, size=m.size, facts=m.facts, scan=s)
+            for f, m, s in zip(captured.files, measured, scans, strict=True)
+        ],
+        captured_at=captured.captured_at,
+        case_number=CaseNumberClaim(answer.conflict, answer.details),
+    )
+    results, failed = verdict(evidence, item_rules)
     if failed:
         rejected = RejectedCase(
-            case=captured.case.identity(),
-            case_title=captured.case.case_title,
+            case=case.identity(),
+            case_title=case.case_title,
             stage=RejectionStage.VALIDATION,
             failures=failed,
             rejected_at=utc_now(),
         )
-        return [follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=case_key)]
-    validated = ValidatedCase(case=captured.case, files=captured.files, checks=results, validated_at=utc_now())
+        out = follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=case_key)
+        await quarantine.open_entry(
+            case_key=case_key,
+            platform=case.source_platform,
+            case_number=case.case_number,
+            revision=case.revision,
+            case_title=case.case_title,
+            failures=[f.model_dump(mode="json") for f in failed],
+            rejected_event_id=out.event.id,
+            correlation_id=event.correlationid,
+        )
+        return [out]
+    await quarantine.close_earlier(case.source_platform, case.case_number, case.revision)
+    validated = ValidatedCase(
+        case=case, files=captured.files, checks=results, validated_at=utc_now(), captured_at=captured.captured_at
+    )
     return [follow_on(event, topics.VALIDATED, validated, service=SERVICE, case_key=case_key)]

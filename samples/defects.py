@@ -1,0 +1,528 @@
+"""A defect corpus for the four-property check: from valid generated cases, one defective variant per
+check code, each with the exact set of check codes that must reject it (an empty set: it must pass).
+
+`defect_corpus()` returns the variants that can be judged independently; `reuse_corpus()` the ones
+that reuse a case number of the first batch and so must be submitted after it was validated.
+Every variant has its own case number (`<base>-<variant>`), so the corpus can run beside other cases.
+
+The EICAR test string is assembled from base64 at run time, so this file does not carry it literally
+(as deploy/local/lib/clamav.sh does).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageFilter
+
+from contracts.v1.record import ApplicantType, IdType, Material, Stage, UnifiedApprovalRecord
+from samples.documents import scanned_page_jpeg
+from samples.generator import generate_cases
+
+CORPUS_SEED = 4242
+_ORG_BASE, _PERSON_BASE = 5, 2  # transport: an organisation (sealed licence copy) and a person
+_EICAR_B64 = "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="
+
+
+def eicar() -> bytes:
+    return base64.b64decode(_EICAR_B64)
+
+
+@dataclass(frozen=True)
+class DefectCase:
+    name: str
+    record: UnifiedApprovalRecord
+    expected: frozenset[str]  # check codes that must reject it; empty: it must pass
+    note: str
+    warns: frozenset[str] = frozenset()  # warn-severity codes expected on a passing case
+    needs_declared_sm3: bool = False  # judged only where capture carries Material.sm3 on as declared_sm3
+
+
+# --- building blocks ------------------------------------------------------------------------------------
+
+
+def _data(m: Material) -> bytes:
+    assert m.content_base64 is not None
+    return base64.b64decode(m.content_base64)
+
+
+def _material(m: Material, data: bytes, **overrides: Any) -> Material:
+    fields = m.model_dump()
+    fields.update(
+        content_base64=base64.b64encode(data).decode("ascii"),
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        sm3=hashlib.new("sm3", data).hexdigest(),
+    )
+    fields.update(overrides)
+    return Material.model_validate(fields)
+
+
+def _declared(record: UnifiedApprovalRecord, name: str, **overrides: Any) -> UnifiedApprovalRecord:
+    """The record under its own case number, with SM3, file count and total bytes declared."""
+    fields = record.model_dump()
+    materials = [_material(m, _data(m)) if m.sm3 is None else m for m in record.materials]
+    fields.update(
+        case_number=f"{record.case_number}-{name}",
+        materials=[m.model_dump() for m in materials],
+    )
+    fields.update(overrides)
+    mats = [Material.model_validate(m) for m in fields["materials"]]
+    fields.setdefault("file_count", None)
+    if "file_count" not in overrides:
+        fields["file_count"] = len(mats)
+    if "total_bytes" not in overrides:
+        fields["total_bytes"] = sum(len(_data(m)) for m in mats)
+    return UnifiedApprovalRecord.model_validate(fields)
+
+
+def _swap(record: UnifiedApprovalRecord, index: int, material: Material) -> list[dict[str, Any]]:
+    mats = [m.model_dump() for m in record.materials]
+    mats[index] = material.model_dump()
+    return mats
+
+
+def _index(record: UnifiedApprovalRecord, stage: Stage, suffix: str) -> int:
+    return next(i for i, m in enumerate(record.materials) if m.stage is stage and m.file_name.endswith(suffix))
+
+
+def _jpeg(image: Image.Image, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=70, dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
+def encrypted_pdf(pdf: bytes) -> bytes:
+    import pypdf
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    writer.encrypt(user_password="", owner_password="owner-secret", algorithm="AES-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def javascript_pdf(pdf: bytes) -> bytes:
+    import pypdf
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    action = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Action"),
+            NameObject("/S"): NameObject("/JavaScript"),
+            NameObject("/JS"): TextStringObject("app.alert('approval-archive test: active content');"),
+        }
+    )
+    writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+_OFD_NS = "http://www.ofdspec.org/2016"
+
+
+def ofd_document(pages: int = 1, padding: bytes = b"") -> bytes:
+    """A minimal OFD (GB/T 33190) package: OFD.xml → Doc_0/Document.xml with `pages` pages. `padding`
+    adds a highly compressible member (used to build a zip bomb)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "OFD.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="{_OFD_NS}" Version="1.0" DocType="OFD">'
+            "<ofd:DocBody><ofd:DocInfo><ofd:DocID>approval-archive-sample</ofd:DocID></ofd:DocInfo>"
+            "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>",
+        )
+        page_list = "".join(f'<ofd:Page ID="{i + 2}" BaseLoc="Pages/Page_{i}/Content.xml"/>' for i in range(pages))
+        z.writestr(
+            "Doc_0/Document.xml",
+            f'<?xml version="1.0" encoding="UTF-8"?><ofd:Document xmlns:ofd="{_OFD_NS}">'
+            "<ofd:CommonData><ofd:MaxUnitID>10</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>0 0 210 297"
+            f"</ofd:PhysicalBox></ofd:PageArea></ofd:CommonData><ofd:Pages>{page_list}</ofd:Pages></ofd:Document>",
+        )
+        for i in range(pages):
+            z.writestr(
+                f"Doc_0/Pages/Page_{i}/Content.xml",
+                f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page xmlns:ofd="{_OFD_NS}"><ofd:Content>'
+                "<ofd:Layer ID='1'/></ofd:Content></ofd:Page>",
+            )
+        if padding:
+            z.writestr("Doc_0/Res/padding.bin", padding)
+    return buf.getvalue()
+
+
+def wav_recording(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    import math
+    import struct
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(int(seconds * rate))
+        )
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def signed_pdf(pdf: bytes) -> bytes:
+    """The PDF signed with a self-signed certificate (PAdES, adbe.pkcs7.detached) by pyHanko."""
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    key = ec.derive_private_key(20261125, ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "approval-archive samples"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "交通运输局 电子签章（测试）"),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(20261125)
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2035, 1, 1, tzinfo=dt.UTC))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, True, False, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        signing_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
+        cert_registry=SimpleCertificateStore(),
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)),
+        signers.PdfSignatureMetadata(field_name="Signature1", reason="approval-archive test"),
+        signer=signer,
+        output=out,
+    )
+    return out.getvalue()
+
+
+def tamper_signed(pdf: bytes) -> bytes:
+    """Change one byte inside the signed range (the first page's content stream length stays equal)."""
+    marker = b"/Producer"
+    at = pdf.index(marker)
+    return pdf[:at] + b"/Producfr" + pdf[at + len(marker) :]
+
+
+# --- the corpus -----------------------------------------------------------------------------------------
+
+
+def _bases(seed: int) -> tuple[UnifiedApprovalRecord, UnifiedApprovalRecord]:
+    cases = generate_cases(max(_ORG_BASE, _PERSON_BASE) + 1, seed=seed, wrong_digest_every=None)
+    org, person = cases[_ORG_BASE].record, cases[_PERSON_BASE].record
+    assert org.applicant.type is ApplicantType.ORGANISATION and org.applicant.id_type is IdType.USCC
+    assert person.applicant.id_type is IdType.RESIDENT_ID
+    return org, person
+
+
+def defect_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
+    org, person = _bases(seed)
+    form_i = _index(org, Stage.APPLICATION, ".pdf")
+    scan_i = _index(org, Stage.APPLICATION, ".jpg")
+    result_i = next(i for i, m in enumerate(org.materials) if m.stage is Stage.RESULT)
+    form, scan, result = org.materials[form_i], org.materials[scan_i], org.materials[result_i]
+    form_pdf, scan_jpeg = _data(form), _data(scan)
+    out: list[DefectCase] = []
+
+    def add(name: str, expected: set[str], note: str, base: UnifiedApprovalRecord = org, **kw: Any) -> None:
+        extra = {k: kw.pop(k) for k in ("warns", "needs_declared_sm3") if k in kw}
+        out.append(DefectCase(name, _declared(base, name, **kw), frozenset(expected), note, **extra))
+
+    add("valid-organisation", set(), "a valid case: must pass every reject-severity check")
+    add("valid-person", set(), "a valid case of a person applicant", base=person)
+    ofd = ofd_document(pages=2)
+    wav = wav_recording()
+    add(
+        "valid-ofd-and-audio",
+        set(),
+        "valid OFD and WAV materials beside the usual ones",
+        materials=[
+            *(m.model_dump() for m in org.materials),
+            _material(
+                form,
+                ofd,
+                stage=Stage.PROCESS,
+                material_name="审查记录",
+                file_name="审查记录.ofd",
+                media_type="application/ofd",
+                page_count=2,
+            ).model_dump(),
+            _material(
+                form,
+                wav,
+                stage=Stage.PROCESS,
+                material_name="现场核查录音",
+                file_name="现场核查录音.wav",
+                media_type="audio/wav",
+                page_count=None,
+            ).model_dump(),
+        ],
+    )
+    signed = signed_pdf(form_pdf)
+    add(
+        "valid-signed-pdf",
+        set(),
+        "a PAdES-signed application form that verifies",
+        materials=_swap(org, form_i, _material(form, signed)),
+    )
+    add(
+        "unsafe-file-name",
+        set(),
+        "a path in the file name: stored under a safe name, with a warning",
+        warns={"AUTH-FILE-NAME"},
+        materials=_swap(org, form_i, _material(form, form_pdf, file_name="../upload/" + form.file_name)),
+    )
+
+    # authenticity
+    wrong = hashlib.sha256(form_pdf + b"altered").hexdigest()
+    add(
+        "wrong-sha256",
+        {"AUTH-DIGEST-SHA256"},
+        "declared SHA-256 differs",
+        materials=_swap(org, form_i, _material(form, form_pdf, sha256=wrong)),
+    )
+    add(
+        "wrong-sm3",
+        {"AUTH-DIGEST-SM3"},
+        "declared SM3 differs",
+        needs_declared_sm3=True,
+        materials=_swap(org, form_i, _material(form, form_pdf, sm3=hashlib.new("sm3", b"x").hexdigest())),
+    )
+    add(
+        "wrong-size",
+        {"AUTH-SIZE"},
+        "declared size differs",
+        materials=_swap(org, form_i, _material(form, form_pdf, size=len(form_pdf) + 7)),
+    )
+    add(
+        "format-mismatch",
+        {"AUTH-FORMAT"},
+        "a PDF declared as a JPEG image",
+        materials=_swap(
+            org,
+            form_i,
+            _material(form, form_pdf, media_type="image/jpeg", file_name=form.file_name.replace(".pdf", ".jpg")),
+        ),
+    )
+    uscc = org.applicant.id_number
+    bad_uscc = uscc[:-1] + ("0" if uscc[-1] != "0" else "1")
+    add(
+        "bad-uscc",
+        {"AUTH-META-USCC"},
+        "applicant USCC with a wrong check character",
+        applicant={**org.applicant.model_dump(), "id_number": bad_uscc},
+    )
+    rid = person.applicant.id_number
+    bad_rid = rid[:-1] + ("0" if rid[-1] != "0" else "1")
+    add(
+        "bad-resident-id",
+        {"AUTH-META-RESIDENT-ID"},
+        "applicant ID number with a wrong check character",
+        base=person,
+        applicant={**person.applicant.model_dump(), "id_number": bad_rid},
+    )
+    add("bad-region", {"AUTH-META-REGION"}, "a region code with no such province", region_code="990100")
+    add(
+        "enum-mismatch",
+        {"AUTH-META-ENUM"},
+        "an organisation identified by a resident ID",
+        applicant={**org.applicant.model_dump(), "id_type": IdType.RESIDENT_ID},
+    )
+    future = org.completed_at + dt.timedelta(days=3 * 365)
+    add("future-completion", {"AUTH-META-DATES"}, "completed years after capture", completed_at=future)
+
+    # integrity
+    add(
+        "missing-result",
+        {"INTEG-MATERIALS"},
+        "the result document is missing",
+        materials=[m.model_dump() for i, m in enumerate(org.materials) if i != result_i],
+    )
+    add(
+        "missing-metadata",
+        {"INTEG-META-REQUIRED"},
+        "no legal representative for an organisation",
+        legal_representative=None,
+    )
+    records = [r.model_dump() for r in org.process_records]
+    records[1]["time"], records[2]["time"] = records[2]["time"], records[1]["time"]
+    add("process-out-of-order", {"INTEG-PROCESS"}, "process records out of time order", process_records=records)
+    add("wrong-file-count", {"INTEG-FILE-COUNT"}, "one file more declared than sent", file_count=len(org.materials) + 1)
+    add(
+        "wrong-page-count",
+        {"INTEG-PAGE-COUNT"},
+        "3 pages declared for a 1-page form",
+        materials=_swap(org, form_i, _material(form, form_pdf, page_count=3)),
+    )
+    add(
+        "result-unsealed",
+        {"INTEG-SEAL-RED"},
+        "a result document with no seal (the form in its place)",
+        materials=_swap(org, result_i, _material(result, form_pdf, page_count=1)),
+    )
+    unsealed = scanned_page_jpeg(seed * 7 + 1, dpi=200, colour=True, with_seal=False)
+    add(
+        "scan-unsealed",
+        {"INTEG-SEAL-RED"},
+        "a colour licence copy without a seal",
+        materials=_swap(org, scan_i, _material(scan, unsealed)),
+    )
+
+    # usability
+    grey = scanned_page_jpeg(seed * 7 + 2, dpi=200, colour=False, with_seal=False)
+    add(
+        "scan-greyscale",
+        {"USAB-SCAN-COLOUR"},
+        "a licence copy (sealed) scanned in grey",
+        materials=_swap(org, scan_i, _material(scan, grey)),
+    )
+    low = scanned_page_jpeg(seed * 7 + 3, dpi=150, colour=True, with_seal=True)
+    add(
+        "scan-150dpi",
+        {"USAB-SCAN-DPI"},
+        "a licence copy scanned at 150 dpi",
+        materials=_swap(org, scan_i, _material(scan, low)),
+    )
+    with Image.open(io.BytesIO(scan_jpeg)) as im:
+        blurred = _jpeg(im.filter(ImageFilter.GaussianBlur(3)), 200)
+    add(
+        "scan-blurred",
+        {"USAB-SCAN-BLUR"},
+        "a blurred licence copy",
+        materials=_swap(org, scan_i, _material(scan, blurred)),
+    )
+    add(
+        "empty-file",
+        {"USAB-EMPTY"},
+        "a zero-byte application form",
+        materials=_swap(org, form_i, _material(form, b"", page_count=None)),
+    )
+    other_zip = io.BytesIO()
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("word/document.xml", "<w:document/>")
+    add(
+        "not-archival-format",
+        {"USAB-FORMAT"},
+        "a zip archive that is not OFD",
+        materials=_swap(
+            org,
+            form_i,
+            _material(
+                form, other_zip.getvalue(), media_type="application/zip", file_name="01_申请表.zip", page_count=None
+            ),
+        ),
+    )
+    add(
+        "truncated-jpeg",
+        {"USAB-OPENS"},
+        "a licence copy cut off half way",
+        materials=_swap(org, scan_i, _material(scan, scan_jpeg[: len(scan_jpeg) // 2])),
+    )
+    add(
+        "encrypted-pdf",
+        {"USAB-ENCRYPTED"},
+        "an encrypted application form",
+        materials=_swap(org, form_i, _material(form, encrypted_pdf(form_pdf))),
+    )
+    bomb = ofd_document(pages=1, padding=b"\0" * (24 * 1024 * 1024))
+    add(
+        "zip-bomb-ofd",
+        {"USAB-ZIP-BOMB"},
+        "an OFD that unpacks 24 MiB of zeros at > 1000:1",
+        materials=[
+            *(m.model_dump() for m in org.materials),
+            _material(
+                form,
+                bomb,
+                stage=Stage.PROCESS,
+                material_name="审查记录",
+                file_name="审查记录.ofd",
+                media_type="application/ofd",
+                page_count=None,
+            ).model_dump(),
+        ],
+    )
+
+    # security and signatures
+    add(
+        "virus-eicar",
+        {"SEC-VIRUS"},
+        "the EICAR test signature appended to the application form",
+        materials=_swap(org, form_i, _material(form, form_pdf + b"\n" + eicar() + b"\n")),
+    )
+    add(
+        "pdf-javascript",
+        {"SEC-PDF-ACTIVE"},
+        "an application form with JavaScript",
+        materials=_swap(org, form_i, _material(form, javascript_pdf(form_pdf))),
+    )
+    add(
+        "signature-broken",
+        {"AUTH-PDF-SIGNATURE"},
+        "a signed form altered after signing",
+        materials=_swap(org, form_i, _material(form, tamper_signed(signed))),
+    )
+    return out
+
+
+def reuse_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
+    """Variants that reuse a case number of `defect_corpus()`'s valid cases: submit after those."""
+    org, person = _bases(seed)
+    held = _declared(org, "valid-organisation")
+    other_applicant = {
+        **held.model_dump(),
+        "applicant": person.applicant.model_dump(),
+        "revision": 2,
+        "legal_representative": None,
+    }
+    resent = {**held.model_dump(), "case_title": held.case_title + "（更正）"}
+    return [
+        DefectCase(
+            "number-held-by-other-case",
+            UnifiedApprovalRecord.model_validate(other_applicant),
+            frozenset({"AUTH-CASE-NUMBER"}),
+            "revision 2 of a case number held by another applicant",
+        ),
+        DefectCase(
+            "revision-resent-changed",
+            UnifiedApprovalRecord.model_validate(resent),
+            frozenset({"AUTH-CASE-NUMBER"}),
+            "revision 1 sent again with other content",
+        ),
+    ]
+
+
+def corrected(record: UnifiedApprovalRecord, valid_like: UnifiedApprovalRecord) -> UnifiedApprovalRecord:
+    """The next revision of a rejected case, with the defective parts taken from a valid twin."""
+    fields = valid_like.model_dump()
+    fields.update(case_number=record.case_number, revision=record.revision + 1)
+    return UnifiedApprovalRecord.model_validate(fields)

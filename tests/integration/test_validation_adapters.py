@@ -1,0 +1,80 @@
+"""The validation adapters against the real servers: clamd's INSTREAM (EICAR found, clean files OK,
+an unreachable clamd is a transient fault) and the quarantine / case-number tables in PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from samples.defects import eicar
+from services.common.adapters.clamav import ClamdClient, ClamdUnavailable
+from services.common.adapters.quarantine import PgQuarantine
+from services.common.faults import is_transient
+
+pytestmark = pytest.mark.integration
+
+CLAMD = ("127.0.0.1", 13310)
+
+
+@pytest.fixture(scope="module")
+async def clamd():  # type: ignore[no-untyped-def]
+    client = ClamdClient(*CLAMD)
+    try:
+        await client.ping()
+    except ClamdUnavailable:
+        pytest.fail("clamd does not answer on 127.0.0.1:13310: start the stack with `make stack-up`", pytrace=False)
+    return client
+
+
+async def test_clamd_finds_eicar_inside_a_larger_file_and_passes_a_clean_one(clamd):
+    infected = await clamd.scan(b"%PDF-1.7\n" + b"x" * 300_000 + eicar() + b"\n%%EOF")
+    assert infected.status == "infected" and "Eicar-Test-Signature" in (infected.signature or "")
+    clean = await clamd.scan(b"%PDF-1.7\n" + b"y" * 600_000 + b"\n%%EOF")
+    assert clean.status == "clean"
+
+
+async def test_an_unreachable_clamd_is_a_transient_fault():
+    with pytest.raises(ClamdUnavailable) as caught:
+        await ClamdClient("127.0.0.1", 1, connect_timeout=2).scan(b"data")
+    assert is_transient(caught.value)
+
+
+async def test_quarantine_entries_open_close_and_keep_history(prepared):
+    q = await PgQuarantine.connect(prepared)
+    try:
+        number = "QTEST-0001"
+        answer = await q.claim_case_number(
+            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f1"
+        )
+        assert answer.conflict is None
+        again = await q.claim_case_number(
+            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f1"
+        )
+        assert again.conflict is None, "a redelivery is no conflict"
+        changed = await q.claim_case_number(
+            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f2"
+        )
+        assert changed.conflict == "revision"
+        other = await q.claim_case_number(
+            "transport", number, 2, applicant_id_number="B", item_code="I", fingerprint="g"
+        )
+        assert other.conflict == "other_case"
+
+        common = {"platform": "transport", "case_number": number, "case_title": "t", "correlation_id": "c"}
+        failures = [{"code": "INTEG-MATERIALS"}]
+        await q.open_entry(
+            case_key=f"transport/{number}/r1", revision=1, failures=failures, rejected_event_id="e1", **common
+        )
+        await q.open_entry(
+            case_key=f"transport/{number}/r1", revision=1, failures=failures, rejected_event_id="e1", **common
+        )
+        await q.open_entry(
+            case_key=f"transport/{number}/r2", revision=2, failures=failures, rejected_event_id="e2", **common
+        )
+        assert await q.close_earlier("transport", number, 3) == 1
+        entries = await q.entries(case_number=number)
+        assert [(e.revision, e.status, e.closed_by_revision) for e in entries] == [
+            (1, "superseded", 2),
+            (2, "closed", 3),
+        ]
+    finally:
+        await q.close()

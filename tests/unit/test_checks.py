@@ -1,0 +1,195 @@
+"""Single checks and the validation step's rules: severities, item rules, the virus scanner's modes,
+quarantine and rectification — with in-memory fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.v1 import Outcome, topics
+from samples.defects import defect_corpus, eicar
+from samples.defects import ofd_document as ofd_document_for_tests
+from services.common.adapters.clamav import parse_reply
+from services.common.faults import is_transient
+from services.validation.formats import Format, identify, inspect
+from services.validation.identifiers import region_code_is_valid
+from services.validation.rules import RuleBook, default_rulebook
+from services.validation.steps import validate_case
+from tests.fakes import FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine
+from tests.unit.test_checks_corpus import captured_event
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def corpus():  # type: ignore[no-untyped-def]
+    return {c.name: c for c in defect_corpus()}
+
+
+async def _run(record, *, store=None, quarantine=None, scanner=None, rules=None, mode="wait"):  # type: ignore[no-untyped-def]
+    store = store or InMemoryObjectStore()
+    event = await captured_event(record, store)
+    [out] = await validate_case(
+        event,
+        store=store,
+        scanner=scanner or FakeVirusScanner(),
+        quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
+        rules=rules or default_rulebook(),
+        on_scanner_down=mode,
+    )
+    return out
+
+
+def _check(out, code):  # type: ignore[no-untyped-def]
+    return [c for c in out.event.data.checks if c.code == code]
+
+
+async def test_the_validated_event_carries_every_checks_outcome_with_its_severity(corpus):
+    out = await _run(corpus["valid-organisation"].record)
+    assert out.topic == topics.VALIDATED
+    checks = out.event.data.checks
+    assert {c.outcome for c in checks} <= {Outcome.PASS, Outcome.NOT_RUN}
+    assert all(c.severity in ("reject", "warn") for c in checks)
+    virus = _check(out, "SEC-VIRUS")
+    assert len(virus) == len(out.event.data.files) and all(c.outcome is Outcome.PASS for c in virus)
+
+
+async def test_a_rejection_carries_reasons_in_chinese_and_english_that_name_the_file(corpus):
+    out = await _run(corpus["scan-blurred"].record)
+    [failure] = out.event.data.failures
+    assert failure.code == "USAB-SCAN-BLUR" and failure.severity == "reject"
+    assert "模糊" in failure.reason_zh and "营业执照复印件" in failure.reason_zh
+    assert "blurred" in failure.reason_en and float(failure.details["sharpness"]) < 200
+
+
+async def test_a_check_configured_as_warn_lets_the_case_through_with_a_warning(corpus):
+    rules = RuleBook.from_mapping({"defaults": {"severity": {"USAB-SCAN-BLUR": "warn"}}})
+    out = await _run(corpus["scan-blurred"].record, rules=rules)
+    assert out.topic == topics.VALIDATED
+    assert [c.outcome for c in _check(out, "USAB-SCAN-BLUR") if c.file_name.endswith(".jpg")] == [Outcome.WARN]
+
+
+async def test_a_check_switched_off_for_an_item_does_not_run(corpus):
+    record = corpus["scan-150dpi"].record
+    rules = RuleBook.from_mapping({"items": {record.item_code: {"disabled_checks": ["USAB-SCAN-DPI"]}}})
+    out = await _run(record, rules=rules)
+    assert out.topic == topics.VALIDATED
+    assert {c.outcome for c in _check(out, "USAB-SCAN-DPI")} == {Outcome.NOT_RUN}
+
+
+async def test_an_item_that_requires_300_dpi_rejects_a_200_dpi_scan(corpus):
+    record = corpus["valid-organisation"].record
+    scan = next(m.material_name for m in record.materials if m.file_name.endswith(".jpg"))
+    rules = RuleBook.from_mapping({"items": {record.item_code: {"dpi_300_materials": [scan]}}})
+    out = await _run(record, rules=rules)
+    assert [f.code for f in out.event.data.failures] == ["USAB-SCAN-DPI"]
+    assert float(out.event.data.failures[0].details["min_dpi"]) == 300
+
+
+async def test_eicar_is_rejected_as_a_virus_found(corpus):
+    out = await _run(corpus["virus-eicar"].record)
+    [failure] = out.event.data.failures
+    assert failure.code == "SEC-VIRUS" and failure.details["signature"] == "Eicar-Test-Signature"
+    assert "病毒" in failure.reason_zh and "virus found" in failure.reason_en
+
+
+async def test_with_clamd_down_the_case_waits_by_default(corpus):
+    with pytest.raises(Exception) as caught:
+        await _run(corpus["valid-organisation"].record, scanner=FakeVirusScanner(down=True))
+    assert is_transient(caught.value), "the runner must retry (the case waits), not dead-letter"
+
+
+async def test_with_clamd_down_and_mark_mode_files_are_not_scanned_never_clean(corpus):
+    out = await _run(corpus["virus-eicar"].record, scanner=FakeVirusScanner(down=True), mode="mark-not-scanned")
+    assert out.topic == topics.VALIDATED  # nothing else is wrong with it; the scan simply did not happen
+    virus = _check(out, "SEC-VIRUS")
+    assert {c.outcome for c in virus} == {Outcome.NOT_RUN}
+    assert all(c.details["scan"] == "not_scanned" for c in virus)
+    assert all(c.outcome is not Outcome.PASS for c in virus)
+
+
+async def test_a_rejected_case_is_quarantined_and_its_corrected_revision_closes_the_entry(corpus):
+    from samples.defects import corrected
+
+    store, quarantine = InMemoryObjectStore(), InMemoryQuarantine()
+    bad = corpus["missing-result"].record
+    first = await _run(bad, store=store, quarantine=quarantine)
+    assert first.topic == topics.REJECTED
+    assert quarantine.entries[bad.case_key]["status"] == "open"
+    again = await _run(bad, store=store, quarantine=quarantine)  # redelivery: same verdict, same entry
+    assert again.event.id == first.event.id and len(quarantine.entries) == 1
+    fixed = corrected(bad, corpus["valid-organisation"].record)
+    second = await _run(fixed, store=store, quarantine=quarantine)
+    assert second.topic == topics.VALIDATED and fixed.revision == 2
+    entry = quarantine.entries[bad.case_key]
+    assert (entry["status"], entry["closed_by_revision"]) == ("closed", 2)
+
+
+async def test_the_staged_copy_changing_after_capture_is_the_archives_alarm(corpus):
+    store = InMemoryObjectStore()
+    record = corpus["valid-organisation"].record
+    event = await captured_event(record, store)
+    key = event.data.files[0].stored.key
+    store.buckets["staging"][key] = (b"%PDF-1.4 replaced", {})
+    [out] = await validate_case(
+        event, store=store, scanner=FakeVirusScanner(), quarantine=InMemoryQuarantine(), rules=default_rulebook()
+    )
+    assert "AUTH-FIXITY-STAGING" in {f.code for f in out.event.data.failures}
+
+
+async def test_an_item_that_requires_a_signature_rejects_an_unsigned_form_and_accepts_a_signed_one(corpus):
+    record = corpus["valid-organisation"].record
+    form = next(m.material_name for m in record.materials if m.file_name.endswith(".pdf"))
+    rules = RuleBook.from_mapping({"items": {record.item_code: {"signature_required_materials": [form]}}})
+    unsigned = await _run(record, rules=rules)
+    assert [f.code for f in unsigned.event.data.failures] == ["AUTH-PDF-SIGNATURE"]
+    signed = await _run(corpus["valid-signed-pdf"].record, rules=rules)
+    assert signed.topic == topics.VALIDATED
+    [result] = [c for c in _check(signed, "AUTH-PDF-SIGNATURE") if c.outcome is Outcome.PASS]
+    assert result.details["trusted"] == "False"  # no trust roots configured: verified, not trusted
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "signature"),
+    [
+        ("stream: OK", "clean", None),
+        ("stream: Eicar-Test-Signature-Body.UNOFFICIAL FOUND", "infected", "Eicar-Test-Signature-Body.UNOFFICIAL"),
+        ("INSTREAM size limit exceeded. ERROR", "error", None),
+    ],
+)
+def test_clamd_replies_are_read(reply, status, signature):
+    verdict = parse_reply(reply)
+    assert (verdict.status, verdict.signature) == (status, signature)
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (b"%PDF-1.7\n", Format.PDF),
+        (b"\xff\xd8\xff\xe0", Format.JPEG),
+        (b"\x89PNG\r\n\x1a\n", Format.PNG),
+        (b"II*\x00", Format.TIFF),
+        (b"\x00\x00\x00\x0cjP  \r\n\x87\n", Format.JP2),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", Format.WAV),
+        (b"\x00\x00\x00\x18ftypmp42", Format.MP4),
+        (b"ID3\x04\x00", Format.MP3),
+        (b"MZ\x90\x00", Format.UNKNOWN),
+        (b"", Format.UNKNOWN),
+    ],
+)
+def test_formats_are_identified_from_content(data, fmt):
+    assert identify(data) is fmt
+
+
+def test_an_ofd_is_a_zip_with_ofd_xml_and_its_pages_are_counted():
+    data = ofd_document_for_tests(3)
+    facts = inspect(data)
+    assert (facts.format, facts.opens, facts.page_count) == (Format.OFD, True, 3)
+
+
+def test_eicar_is_built_at_run_time():
+    assert len(eicar()) == 68 and eicar().startswith(b"X5O")
+
+
+@pytest.mark.parametrize(("code", "ok"), [("330100", True), ("110105", True), ("990100", False), ("33010", False)])
+def test_region_codes(code, ok):
+    assert region_code_is_valid(code) is ok
