@@ -1,14 +1,16 @@
-"""Pure classification rules. The walking skeleton has one default rule; the retention schedule
-(versioned data with priorities and conditions) replaces it in the classification issue."""
+"""Pure classification rules: the retention schedule's decision (services/classification/schedule.py),
+the series a case is numbered in, and the archival code (DA/T 22-2015)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from contracts.v1 import CaseMetadata, RetentionPeriod, SharingLevel
+from services.classification.schedule import Rule, Schedule
 from services.common.series import Series
 
 ARCHIVE_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -17,6 +19,8 @@ _CODE_UNSAFE = re.compile(r"[^0-9A-Z]+")
 
 @dataclass(frozen=True)
 class Decision:
+    """What classification decided for a case: by a schedule rule, or by a person in manual review."""
+
     category_code: str
     class_code: str
     retention: RetentionPeriod
@@ -24,22 +28,44 @@ class Decision:
     sharing_level: SharingLevel
     rule_id: str
     schedule_version: str
+    decided_by: str | None = None  # None: decided by the rule, automatically
+    decided_at: datetime | None = None
+    organisation_code: str | None = None  # a reviewer's override; None: from configuration
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "rule_id": self.rule_id,
+            "schedule_version": self.schedule_version,
+            "category_code": self.category_code,
+            "class_code": self.class_code,
+            "retention": self.retention.value,
+            "security_level": self.security_level,
+            "sharing_level": self.sharing_level.value,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "organisation_code": self.organisation_code,
+        }
 
 
-# The placeholder rule: administrative licensing (行政许可, XK), kept 30 years, conditionally shared.
-DEFAULT_DECISION = Decision(
-    category_code="XK",
-    class_code="XK",
-    retention=RetentionPeriod.THIRTY_YEARS,
-    security_level="公开",
-    sharing_level=SharingLevel.CONDITIONAL,
-    rule_id="default",
-    schedule_version="0-default",
-)
+MANUAL_RULE_ID = "manual"  # the rule id recorded when a person gave the values instead of picking a rule
 
 
-def decide(case: CaseMetadata) -> Decision:
-    return DEFAULT_DECISION
+def decision_from_rule(rule: Rule, schedule_version: str) -> Decision:
+    return Decision(
+        category_code=rule.category_code,
+        class_code=rule.class_code,
+        retention=rule.retention,
+        security_level=rule.security_level,
+        sharing_level=rule.sharing_level,
+        rule_id=rule.id,
+        schedule_version=schedule_version,
+    )
+
+
+def decide(case: CaseMetadata, schedule: Schedule) -> Decision | None:
+    """The schedule's highest-priority matching rule, as a decision; None when no rule covers the case."""
+    rule = schedule.evaluate(case)
+    return decision_from_rule(rule, schedule.version) if rule else None
 
 
 def filing_year(case: CaseMetadata) -> int:
@@ -54,11 +80,21 @@ class OrganisationCodes:
     platforms: Mapping[str, str]
     departments: Mapping[str, str]
 
-    def for_case(self, case: CaseMetadata) -> str:
+    def lookup(self, case: CaseMetadata) -> str | None:
+        """The configured code for the case's department or platform; None when neither is listed
+        (classification then sends the case to manual review instead of inventing a code)."""
         code = self.departments.get(case.department_code) or self.platforms.get(case.source_platform)
+        return clean_code(code) if code else None
+
+    def for_case(self, case: CaseMetadata) -> str:
+        code = self.lookup(case)
         if code is None:  # an unlisted platform: the initials of its name (market-regulation → MR)
-            code = "".join(part[:1] for part in case.source_platform.split("-"))
-        return _CODE_UNSAFE.sub("", code.upper()) or "ORG"
+            code = clean_code("".join(part[:1] for part in case.source_platform.split("-")))
+        return code
+
+
+def clean_code(code: str) -> str:
+    return _CODE_UNSAFE.sub("", code.upper()) or "ORG"
 
 
 def series_for(case: CaseMetadata, decision: Decision, fonds_code: str, organisations: OrganisationCodes) -> Series:
@@ -67,7 +103,7 @@ def series_for(case: CaseMetadata, decision: Decision, fonds_code: str, organisa
         category_code=decision.category_code,
         year=filing_year(case),
         retention=decision.retention.value,
-        organisation_code=organisations.for_case(case),
+        organisation_code=decision.organisation_code or organisations.for_case(case),
     )
 
 
