@@ -1,17 +1,38 @@
-"""Mapping an archived record to the rows of the PostgreSQL index (pure)."""
+"""The rows of the PostgreSQL index, derived from a package alone (pure).
+
+The storage step and the index rebuild both call `rows_of(package, …)` on the package as stored, so a
+rebuilt index holds exactly the rows the step wrote: the package is the source of truth."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from contracts.v1 import ArchivedRecord, ClassifiedCase
-from services.storage.domain import PayloadEntry
+from contracts.v1 import ArchivedEvent
+from services.storage.bag import Package
 
 
-def record_row(archived: ArchivedRecord, correlation_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PackageRows:
+    record: dict[str, Any]
+    files: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    code: dict[str, Any]
+    archived_event: dict[str, Any]
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def rows_of(package: Package, *, bucket: str, key: str, version_id: str | None) -> PackageRows:
+    document = package.record
+    event_json = document["archived_event"]
+    event = ArchivedEvent.model_validate(event_json)
+    archived = event.data
     case, cls, pkg = archived.case, archived.classification, archived.package
-    return {
+    record = {
         "case_key": case.case_key,
         "source_platform": case.source_platform,
         "case_number": case.case_number,
@@ -38,30 +59,61 @@ def record_row(archived: ArchivedRecord, correlation_id: str) -> dict[str, Any]:
         "sharing_level": cls.sharing_level.value,
         "rule_id": cls.rule_id,
         "schedule_version": cls.schedule_version,
-        "package_bucket": pkg.bucket,
+        "package_bucket": bucket,
         "package_prefix": pkg.prefix,
         "manifest_sha256": pkg.manifest_sha256,
         "file_count": pkg.file_count,
         "total_bytes": pkg.total_bytes,
-        "correlation_id": correlation_id,
+        "correlation_id": event.correlationid,
         "archived_at": archived.archived_at,
+        "package_key": key,
+        "package_version_id": version_id,
+        "package_sha256": package.sha256,
+        "package_size": package.size,
+        "retain_until": pkg.retain_until,
+        "legal_hold": pkg.legal_hold,
     }
-
-
-def file_rows(classified: ClassifiedCase, entries: Sequence[PayloadEntry]) -> list[dict[str, Any]]:
-    case_key = classified.case.case_key
-    return [
+    files = [
         {
-            "case_key": case_key,
+            "case_key": case.case_key,
             "seq": seq,
-            "stage": f.stage.value,
-            "material_name": f.material_name,
-            "file_name": f.file_name,
-            "original_file_name": f.original_file_name,
-            "media_type": f.media_type,
-            "size": f.size,
-            "sha256": f.sha256,
-            "object_key": classified.case.case_key + "/" + e.path,
+            "stage": f["stage"],
+            "material_name": f["material_name"],
+            "file_name": f["file_name"],
+            "original_file_name": f["original_file_name"],
+            "media_type": f["media_type"],
+            "size": f["size"],
+            "sha256": f["sha256"],
+            "sm3": f["sm3"],
+            "object_key": key,
+            "path_in_package": f["path"],
+            "byte_offset": package.members[f["path"]].offset,
         }
-        for seq, (f, e) in enumerate(zip(classified.files, entries, strict=True), start=1)
+        for seq, f in enumerate(document["files"], start=1)
     ]
+    events = [
+        {
+            "case_key": case.case_key,
+            "seq": e.seq,
+            "event_id": e.id,
+            "event_type": e.type,
+            "event_type_uri": e.type_uri,
+            "event_time": _time(e.time),
+            "outcome": e.outcome,
+            "detail": e.detail,
+            "agent": e.agent,
+        }
+        for e in package.events
+    ]
+    code = {
+        "case_key": case.case_key,
+        "archival_code": cls.archival_code,
+        "fonds_code": cls.fonds_code,
+        "category_code": cls.category_code,
+        "year": cls.year,
+        "retention": cls.retention.value,
+        "organisation_code": cls.organisation_code,
+        "item_number": cls.item_number,
+        "allocated_at": _time(document.get("archival_code_allocated_at")) or archived.archived_at,
+    }
+    return PackageRows(record, files, events, code, event_json)

@@ -1,52 +1,122 @@
-"""The storage step: archive.classified → package in the archive bucket → index rows → archived event."""
+"""The storage step: archive.classified → ONE package object, write-once with retention, in the archive
+bucket → index rows (read back from that package) → archived event."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.envelope import utc_now
 from contracts.v1 import ArchivedEvent, ArchivedRecord, CapturedFile, ClassifiedEvent, PackageRef, topics
-from services.common.adapters.object_store import ObjectStore
+from services.common.adapters.object_store import ObjectMissing, ObjectStore
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
-from services.storage import domain
-from services.storage.index_rows import file_rows, record_row
+from services.storage import bag, domain
+from services.storage.eep import eep_document
+from services.storage.index_rows import rows_of
+from services.storage.preservation import case_events, events_document
 
 SERVICE = "storage"
 
 
 class RecordIndex(Protocol):
     async def archived_event(self, case_key: str) -> dict[str, Any] | None: ...
+    async def code_allocated_at(self, case_key: str) -> datetime | None: ...
     async def insert_archived_record(
-        self, record_row: dict[str, Any], file_rows: list[dict[str, Any]], archived_event: dict[str, Any]
+        self,
+        record_row: dict[str, Any],
+        file_rows: list[dict[str, Any]],
+        archived_event: dict[str, Any],
+        *,
+        event_rows: Sequence[dict[str, Any]] = (),
+        code_row: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
 
 
-async def _put_once(store: ObjectStore, bucket: str, key: str, data: bytes, present: set[str]) -> bytes:
-    """Write once: if an earlier delivery already wrote the object, keep it and return what it holds."""
-    if key in present:
-        return await store.get_bytes(bucket, key)
-    content_type = "application/json" if key.endswith(".json") else "text/plain; charset=utf-8"
-    await store.put_bytes(bucket, key, data, content_type=content_type)
-    return data
-
-
-async def _copy_verified(store: ObjectStore, file: CapturedFile, bucket: str, key: str) -> None:
-    data = await store.get_bytes(file.stored.bucket, file.stored.key)
+async def _read_verified(store: ObjectStore, file: CapturedFile) -> bytes:
+    try:
+        data = await store.get_bytes(file.stored.bucket, file.stored.key)
+    except ObjectMissing as exc:
+        raise InvalidInput(f"staged file {exc} does not exist", kind="MissingObject") from exc
     if hashlib.sha256(data).hexdigest() != file.sha256:
         # Fixity is checked at every step: staging changed after validation. Never archive it.
         raise InvalidInput(
             f"staged file {file.stored.key} no longer matches its captured SHA-256", kind="FixityMismatch"
         )
-    await store.put_bytes(bucket, key, data, content_type=file.media_type, metadata={"sha256": file.sha256})
+    return data
+
+
+def build_package(
+    event: ClassifiedEvent,
+    payloads: Sequence[bytes],
+    *,
+    archive_bucket: str,
+    code_allocated_at: datetime | None,
+    now: datetime,
+) -> tuple[bytes, str, domain.RetentionLock]:
+    """The package bytes, its object key and its retention lock (pure, given the files' bytes)."""
+    classified = event.data
+    case, cls = classified.case, classified.classification
+    entries = [
+        domain.PayloadEntry(domain.payload_path(n, f), f.sha256, domain.sm3_hex(data), f.size)
+        for n, (f, data) in enumerate(zip(classified.files, payloads, strict=True), start=1)
+    ]
+    key = domain.package_key(case.case_key)
+    lock = domain.retention_lock(cls.retention, case.completed_at, now)
+    manifest = domain.manifest(entries)
+    package_ref = PackageRef(
+        bucket=archive_bucket,
+        prefix=domain.package_prefix(case.case_key),
+        manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+        file_count=len(entries),
+        total_bytes=sum(e.size for e in entries),
+        key=key,
+        retain_until=lock.retain_until,
+        legal_hold=lock.legal_hold,
+    )
+    archived = ArchivedRecord(
+        case=case,
+        classification=cls,
+        package=package_ref,
+        warnings=domain.warnings_of(classified),
+        archived_at=now,
+    )
+    out = follow_on(event, topics.ARCHIVED, archived, service=SERVICE, case_key=case.case_key)
+    events = case_events(classified, [e.path for e in entries], packaged_at=now)
+    tag_files = {
+        "bagit.txt": domain.BAGIT_TXT,
+        "bag-info.txt": domain.bag_info(classified, entries, now),
+        "manifest-sha256.txt": manifest,
+        domain.RECORD_TAG_FILE: domain.record_document(
+            classified, entries, archived_event=out.event.model_dump(mode="json"), code_allocated_at=code_allocated_at
+        ),
+        domain.EEP_TAG_FILE: eep_document(
+            classified,
+            entries,
+            events,
+            package_location=f"s3://{archive_bucket}/{key}",
+            lock=lock,
+            created_at=now,
+            fonds_name=f"approval-archive 全宗 {cls.fonds_code}",
+        ),
+        domain.EVENTS_TAG_FILE: events_document(case.case_key, events),
+    }
+    tag_files["tagmanifest-sha256.txt"] = domain.tag_manifest(tag_files)
+    payload = {e.path: data for e, data in zip(entries, payloads, strict=True)}
+    return bag.build_tar(domain.bag_name(case.case_key), tag_files, payload, now), key, lock
 
 
 async def store_case(
-    event: ClassifiedEvent, *, store: ObjectStore, index: RecordIndex, archive_bucket: str
+    event: ClassifiedEvent,
+    *,
+    store: ObjectStore,
+    index: RecordIndex,
+    archive_bucket: str,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Sequence[Outbound]:
     classified = event.data
     case_key = classified.case.case_key
@@ -55,49 +125,31 @@ async def store_case(
         return [Outbound(topics.ARCHIVED, ArchivedEvent.model_validate(already))]
 
     await store.ensure_bucket(archive_bucket, object_lock=True)
-    prefix = domain.package_prefix(case_key)
-    # Objects of an earlier, interrupted attempt are kept (the bucket is write-once) and not rewritten.
-    present = await store.list_keys(archive_bucket, prefix)
-    entries = [
-        domain.PayloadEntry(domain.payload_path(number, file), file.sha256, file.size)
-        for number, file in enumerate(classified.files, start=1)
-    ]
-    await asyncio.gather(
-        *(
-            _copy_verified(store, file, archive_bucket, prefix + entry.path)
-            for file, entry in zip(classified.files, entries, strict=True)
-            if prefix + entry.path not in present
-        )
+    payloads, allocated_at = await asyncio.gather(
+        asyncio.gather(*(_read_verified(store, f) for f in classified.files)), index.code_allocated_at(case_key)
     )
-    tag_files = {
-        "bagit.txt": domain.BAGIT_TXT,
-        "bag-info.txt": domain.bag_info(classified, entries, utc_now()),
-        "manifest-sha256.txt": domain.manifest(entries),
-        domain.RECORD_TAG_FILE: domain.record_document(classified, entries),
-    }
-    stored = await asyncio.gather(
-        *(_put_once(store, archive_bucket, prefix + name, content, present) for name, content in tag_files.items())
+    data, key, lock = build_package(
+        event, payloads, archive_bucket=archive_bucket, code_allocated_at=allocated_at, now=clock()
     )
-    stored_tags = dict(zip(tag_files, stored, strict=True))
-    # The tag manifest goes last: its presence says the bag is complete.
-    await _put_once(store, archive_bucket, prefix + "tagmanifest-sha256.txt", domain.tag_manifest(stored_tags), present)
-
-    package = PackageRef(
-        bucket=archive_bucket,
-        prefix=prefix,
-        manifest_sha256=hashlib.sha256(stored_tags["manifest-sha256.txt"]).hexdigest(),
-        file_count=len(entries),
-        total_bytes=sum(e.size for e in entries),
+    package = bag.read_package(data)
+    written = await store.put_write_once(
+        archive_bucket,
+        key,
+        data,
+        content_type=domain.PACKAGE_MEDIA_TYPE,
+        metadata={
+            "sha256": package.sha256,
+            "manifest-sha256": hashlib.sha256(package.tag_files["manifest-sha256.txt"]).hexdigest(),
+        },
+        retain_until=lock.retain_until,
+        legal_hold=lock.legal_hold,
     )
-    archived = ArchivedRecord(
-        case=classified.case,
-        classification=classified.classification,
-        package=package,
-        warnings=domain.warnings_of(classified),
-        archived_at=utc_now(),
-    )
-    out = follow_on(event, topics.ARCHIVED, archived, service=SERVICE, case_key=case_key)
+    if not written.created:
+        # An earlier attempt stored the package and stopped before the index: the stored package is the
+        # truth (write-once) — index exactly what it holds, and announce its archived event.
+        package = bag.read_package(await store.get_bytes(archive_bucket, key, version_id=written.version_id))
+    rows = rows_of(package, bucket=archive_bucket, key=key, version_id=written.version_id)
     of_record = await index.insert_archived_record(
-        record_row(archived, out.event.correlationid), file_rows(classified, entries), out.event.model_dump(mode="json")
+        rows.record, rows.files, rows.archived_event, event_rows=rows.events, code_row=rows.code
     )
     return [Outbound(topics.ARCHIVED, ArchivedEvent.model_validate(of_record))]

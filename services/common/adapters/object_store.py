@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import IO, Protocol
 
 from minio import Minio
-from minio.commonconfig import CopySource
+from minio.commonconfig import COMPLIANCE, CopySource
 from minio.error import S3Error
+from minio.helpers import genheaders
+from minio.retention import Retention
 
 from services.common.settings import ArchiveSettings
 
@@ -28,6 +32,24 @@ class StoredObject:
     key: str
     size: int
     metadata: dict[str, str]
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteOnce:
+    """The outcome of a write-once put: the version that holds the key, and whether this call made it."""
+
+    version_id: str | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    key: str
+    version_id: str | None
+    size: int
+    last_modified: datetime | None
+    is_delete_marker: bool
 
 
 class ObjectStore(Protocol):
@@ -35,10 +57,31 @@ class ObjectStore(Protocol):
     async def put_bytes(
         self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
     ) -> None: ...
-    async def get_bytes(self, bucket: str, key: str) -> bytes: ...
-    async def stat(self, bucket: str, key: str) -> StoredObject | None: ...
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        file: IO[bytes],
+        length: int,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None: ...
+    async def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes: ...
+    async def stat(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None: ...
     async def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
     async def list_keys(self, bucket: str, prefix: str) -> set[str]: ...
+    async def put_write_once(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> WriteOnce: ...
 
 
 class MinioObjectStore:
@@ -47,13 +90,32 @@ class MinioObjectStore:
         self._known_buckets: set[str] = set()
 
     @classmethod
-    def from_settings(cls, settings: ArchiveSettings) -> MinioObjectStore:
+    def from_settings(cls, settings: ArchiveSettings, *, retry_server_errors: bool = True) -> MinioObjectStore:
+        """`retry_server_errors=False`: answer at once when the server returns 5xx instead of retrying
+        (minio-py's default retries 503 honouring Retry-After — minutes for an object MinIO finds
+        corrupt). The fixity audit wants the server's verdict, not a wait; connection errors are still
+        retried."""
+        http_client = None
+        if not retry_server_errors:
+            import certifi
+            import urllib3
+
+            http_client = urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=10, read=300),
+                maxsize=10,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=certifi.where(),
+                retries=urllib3.Retry(
+                    total=5, backoff_factor=0.2, status_forcelist=[], respect_retry_after_header=False
+                ),
+            )
         return cls(
             Minio(
                 settings.minio_endpoint,
                 access_key=settings.minio_access_key,
                 secret_key=settings.minio_secret_key,
                 secure=settings.minio_secure,
+                http_client=http_client,
             )
         )
 
@@ -86,10 +148,32 @@ class MinioObjectStore:
             metadata=metadata or None,
         )
 
-    async def get_bytes(self, bucket: str, key: str) -> bytes:
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        file: IO[bytes],
+        length: int,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Upload from an open file, in parts: a large file is never read into memory whole."""
+        await asyncio.to_thread(
+            self.client.put_object,
+            bucket,
+            key,
+            file,
+            length,
+            content_type=content_type,
+            metadata=metadata or None,
+            part_size=6 * 1024 * 1024,  # S3's minimum is 5 MiB; small parts keep memory flat
+        )
+
+    async def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes:
         def _get() -> bytes:
             try:
-                response = self.client.get_object(bucket, key)
+                response = self.client.get_object(bucket, key, version_id=version_id)
             except S3Error as exc:
                 if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
                     raise ObjectMissing(f"{bucket}/{key}") from exc
@@ -102,10 +186,10 @@ class MinioObjectStore:
 
         return await asyncio.to_thread(_get)
 
-    async def stat(self, bucket: str, key: str) -> StoredObject | None:
+    async def stat(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None:
         def _stat() -> StoredObject | None:
             try:
-                info = self.client.stat_object(bucket, key)
+                info = self.client.stat_object(bucket, key, version_id=version_id)
             except S3Error as exc:
                 if exc.code in {"NoSuchKey", "NoSuchObject"}:
                     return None
@@ -115,7 +199,7 @@ class MinioObjectStore:
                 for k, v in (info.metadata or {}).items()
                 if k.lower().startswith("x-amz-meta-")
             }
-            return StoredObject(bucket, key, info.size or 0, user_meta)
+            return StoredObject(bucket, key, info.size or 0, user_meta, info.version_id)
 
         return await asyncio.to_thread(_stat)
 
@@ -127,3 +211,61 @@ class MinioObjectStore:
 
     async def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
         await asyncio.to_thread(self.client.copy_object, dst_bucket, dst_key, CopySource(src_bucket, src_key))
+
+    async def put_write_once(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> WriteOnce:
+        """One PUT with `If-None-Match: *`: the server refuses it when the key already holds an object, so
+        an object is never written twice (a retry gets back the version already there). With
+        `retain_until`, the version gets COMPLIANCE retention (and `legal_hold` a legal hold) in the same
+        request, so it is never visible unlocked. Single PUT: up to 5 GiB.
+
+        minio-py's put_object cannot send If-None-Match (it turns unknown headers into user metadata), so
+        this calls its one-request PutObject (`_put_object`) with headers built by its own `genheaders`."""
+
+        def _put() -> WriteOnce:
+            retention = Retention(COMPLIANCE, retain_until) if retain_until else None
+            headers = genheaders(metadata or None, None, None, retention, legal_hold)
+            headers["Content-Type"] = content_type
+            headers["If-None-Match"] = "*"
+            try:
+                result = self.client._put_object(bucket, key, data, headers)
+                return WriteOnce(result.version_id, created=True)
+            except S3Error as exc:
+                if exc.code != "PreconditionFailed":
+                    raise
+            info = self.client.stat_object(bucket, key)
+            return WriteOnce(info.version_id, created=False)
+
+        return await asyncio.to_thread(_put)
+
+    async def list_versions(self, bucket: str, prefix: str = "") -> list[ObjectVersion]:
+        """Every version and delete marker under `prefix`, as the server lists them."""
+
+        def _list() -> list[ObjectVersion]:
+            found: Iterator = self.client.list_objects(bucket, prefix=prefix, recursive=True, include_version=True)
+            return [
+                ObjectVersion(o.object_name, o.version_id, o.size or 0, o.last_modified, bool(o.is_delete_marker))
+                for o in found
+            ]
+
+        return await asyncio.to_thread(_list)
+
+    async def list_objects(self, bucket: str, prefix: str = "") -> list[ObjectVersion]:
+        """The current objects under `prefix` (latest versions, no delete markers)."""
+
+        def _list() -> list[ObjectVersion]:
+            return [
+                ObjectVersion(o.object_name, o.version_id, o.size or 0, o.last_modified, False)
+                for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)
+            ]
+
+        return await asyncio.to_thread(_list)

@@ -1,0 +1,286 @@
+"""The archival package: one tar of a BagIt bag that the Library of Congress validator accepts, with the
+national (DA/T 48 EEP) description, SM3 digests, PREMIS events and the retention of the object."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import bagit
+import pytest
+
+from contracts.v1 import (
+    ArchivedEvent,
+    CapturedFile,
+    CheckResult,
+    Classification,
+    ClassifiedCase,
+    ClassifiedEvent,
+    ObjectRef,
+    Outcome,
+    Property,
+    RetentionPeriod,
+    Stage,
+    topics,
+)
+from services.common.faults import InvalidInput
+from services.storage import bag, domain
+from services.storage.index_rows import rows_of
+from services.storage.steps import store_case
+from tests.factories import record
+from tests.fakes import InMemoryIndex, InMemoryObjectStore
+
+pytestmark = pytest.mark.unit
+
+PDF = b"%PDF-1.7 approval decision " * 40
+FORM = b"%PDF-1.7 application form"
+SCAN = b"\xff\xd8\xff\xe0 scanned page" * 30
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def _file(stage: Stage, name: str, data: bytes, n: int) -> CapturedFile:
+    digest = hashlib.sha256(data).hexdigest()
+    return CapturedFile(
+        stage=stage,
+        material_name={"application": "申请书", "process": "营业执照复印件", "result": "准予许可决定书"}[stage.value],
+        file_name=name,
+        original_file_name=name,
+        media_type="application/pdf" if name.endswith(".pdf") else "image/jpeg",
+        declared_size=len(data),
+        declared_sha256=digest,
+        size=len(data),
+        sha256=digest,
+        stored=ObjectRef(bucket="staging", key=f"case/{n:03d}-{digest}"),
+    )
+
+
+def _check(code: str, outcome: Outcome = Outcome.PASS, prop: Property = Property.AUTHENTICITY) -> CheckResult:
+    return CheckResult(code=code, property=prop, outcome=outcome)
+
+
+async def _classified(
+    store: InMemoryObjectStore,
+    *,
+    retention: RetentionPeriod = RetentionPeriod.THIRTY_YEARS,
+    checks: list[CheckResult] | None = None,
+    case_number: str = "SCJG-2026-000001",
+) -> ClassifiedEvent:
+    await store.ensure_bucket("staging")
+    contents = [
+        (Stage.APPLICATION, "申请书.pdf", FORM),
+        (Stage.PROCESS, "营业执照.jpg", SCAN),
+        (Stage.RESULT, "决定书.pdf", PDF),
+    ]
+    files = [_file(stage, name, data, n) for n, (stage, name, data) in enumerate(contents)]
+    for f, (_, _, data) in zip(files, contents, strict=True):
+        await store.put_bytes("staging", f.stored.key, data, content_type=f.media_type)
+    case = record(case_number=case_number).metadata()
+    code = f"Z109-XK·2026-{retention.value}-SCJG-0001"
+    classified = ClassifiedCase(
+        case=case,
+        files=files,
+        checks=checks if checks is not None else [_check("AUTH-DIGEST-SHA256"), _check("AUTH-SIZE")],
+        classification=Classification(
+            fonds_code="Z109",
+            category_code="XK",
+            class_code="XK",
+            year=2026,
+            retention=retention,
+            organisation_code="SCJG",
+            item_number=1,
+            archival_code=code,
+            security_level="公开",
+            sharing_level="02",
+            rule_id="default",
+            schedule_version="0-default",
+        ),
+        classified_at=NOW - timedelta(seconds=1),
+        captured_at=NOW - timedelta(seconds=3),
+        validated_at=NOW - timedelta(seconds=2),
+    )
+    return ClassifiedEvent(
+        id="classified-1",
+        source="urn:approval-archive:classification",
+        type=topics.CLASSIFIED,
+        time=NOW,
+        subject=case.case_key,
+        correlationid=f"corr-{case.case_number}",
+        data=classified,
+    )
+
+
+async def _store(store, index, event):  # type: ignore[no-untyped-def]
+    [out] = await store_case(event, store=store, index=index, archive_bucket="archive", clock=lambda: NOW)
+    assert out.topic == topics.ARCHIVED
+    return ArchivedEvent.model_validate(out.event.model_dump())
+
+
+async def test_one_case_is_one_tar_object_that_bagit_python_validates(tmp_path):
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    archived = await _store(store, index, await _classified(store))
+    package = archived.data.package
+    assert package.key == "market-regulation/SCJG-2026-000001/r1/market-regulation_SCJG-2026-000001_r1.tar"
+    assert set(store.buckets["archive"]) == {package.key}, "one object per package"
+    data = store.buckets["archive"][package.key][0]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path, filter="data")
+    assert {n.split("/", 1)[0] for n in names} == {"market-regulation_SCJG-2026-000001_r1"}
+    bag_dir = tmp_path / "market-regulation_SCJG-2026-000001_r1"
+    loc_bag = bagit.Bag(str(bag_dir))
+    loc_bag.validate()  # the Library of Congress validator: manifests, tag manifest, Payload-Oxum
+    assert set(loc_bag.payload_files()) == {
+        "data/application/001-申请书.pdf",
+        "data/process/002-营业执照.jpg",
+        "data/result/003-决定书.pdf",
+    }
+    assert (bag_dir / "data/result/003-决定书.pdf").read_bytes() == PDF
+    assert package.manifest_sha256 == hashlib.sha256((bag_dir / "manifest-sha256.txt").read_bytes()).hexdigest()
+    assert loc_bag.info["External-Identifier"] == "Z109-XK·2026-D30-SCJG-0001"
+
+
+async def test_the_bag_describes_itself_record_sm3_eep_and_preservation_events():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    checks = [_check("AUTH-DIGEST-SHA256"), _check("SEC-VIRUS-CLAMAV", prop=Property.SECURITY)]
+    archived = await _store(store, index, await _classified(store, checks=checks))
+    package = bag.read_package(store.buckets["archive"][archived.data.package.key][0])
+
+    document = package.record
+    assert document["case"]["case_title"] == "杭州云栖科技有限公司设立登记"
+    assert [f["sm3"] for f in document["files"]] == [hashlib.new("sm3", d).hexdigest() for d in (FORM, SCAN, PDF)]
+    assert document["archived_event"]["id"] == archived.id
+
+    eep = ET.fromstring(package.tag_files["metadata/eep.xml"])
+    assert eep.tag == "电子文件封装包"
+    content = eep.find("被签名对象/封装内容")
+    assert [child.tag for child in content] == ["文件实体块", "业务实体块", "机构人员实体块"]
+    assert content.findtext("文件实体块/文件实体/档号/档号全文") == "Z109-XK·2026-D30-SCJG-0001"
+    digests = content.findall("文件实体块/文件实体/文件数据/文档/文档数据/编码/电子属性/数字摘要[@算法='SM3']")
+    assert [d.text for d in digests] == [hashlib.new("sm3", d).hexdigest() for d in (FORM, SCAN, PDF)]
+
+    events = {e.type: e for e in package.events}
+    assert list(events) == [
+        "capture",
+        "message digest calculation",
+        "virus check",
+        "format identification",
+        "validation",
+        "classification",
+        "information package creation",
+    ]
+    assert events["virus check"].outcome == "success"
+    assert events["format identification"].outcome == "not performed", "a check not run is never reported as passed"
+    assert events["capture"].time == (NOW - timedelta(seconds=3)).isoformat()
+    assert events["capture"].type_uri == "http://id.loc.gov/vocabulary/preservation/eventType/cap"
+    assert events["information package creation"].agent == "urn:approval-archive:storage"
+    assert all(e.time for e in package.events)
+
+
+async def test_retention_is_completion_plus_the_period_and_permanent_is_a_far_date_with_a_legal_hold():
+    completed = datetime(2026, 3, 5, 1, 30, tzinfo=UTC)
+    assert domain.retention_lock(RetentionPeriod.TEN_YEARS, completed, NOW) == domain.RetentionLock(
+        datetime(2036, 3, 5, 1, 30, tzinfo=UTC), legal_hold=False
+    )
+    assert domain.retention_lock(RetentionPeriod.THIRTY_YEARS, completed, NOW).retain_until.year == 2056
+    assert domain.retention_lock(RetentionPeriod.PERMANENT, completed, NOW) == domain.RetentionLock(
+        datetime(9999, 12, 31, tzinfo=UTC), legal_hold=True
+    )
+    leap = datetime(2024, 2, 29, tzinfo=UTC)
+    assert domain.retention_lock(RetentionPeriod.TEN_YEARS, leap, NOW).retain_until == datetime(2034, 2, 28, tzinfo=UTC)
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)  # back-filled: the period ran out before archiving
+    assert domain.retention_lock(RetentionPeriod.TEN_YEARS, long_ago, NOW).retain_until == NOW + timedelta(days=1)
+
+
+async def test_the_package_object_gets_its_retention_and_the_event_says_so():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    archived = await _store(store, index, await _classified(store, retention=RetentionPeriod.PERMANENT))
+    key = archived.data.package.key
+    assert store.retention[("archive", key)] == (datetime(9999, 12, 31, tzinfo=UTC), True)
+    assert archived.data.package.legal_hold is True
+    assert archived.data.package.retain_until == datetime(9999, 12, 31, tzinfo=UTC)
+
+
+async def test_index_rows_locate_every_file_inside_the_tar_for_a_ranged_read():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    archived = await _store(store, index, await _classified(store))
+    key = archived.data.package.key
+    data = store.buckets["archive"][key][0]
+    rows = rows_of(bag.read_package(data), bucket="archive", key=key, version_id="v1")
+    for row, content in zip(rows.files, (FORM, SCAN, PDF), strict=True):
+        assert data[row["byte_offset"] : row["byte_offset"] + row["size"]] == content
+        assert row["object_key"] == key and row["sm3"] == hashlib.new("sm3", content).hexdigest()
+    assert rows.record["package_sha256"] == hashlib.sha256(data).hexdigest()
+    assert rows.record["archival_code"] == rows.code["archival_code"] == "Z109-XK·2026-D30-SCJG-0001"
+    assert [e["event_type"] for e in rows.events][-1] == "information package creation"
+    assert index.records[archived.subject][0] == rows.record
+
+
+async def test_a_package_stored_by_an_interrupted_attempt_is_indexed_as_stored_not_written_again():
+    store = InMemoryObjectStore()
+    event = await _classified(store)
+    first = await _store(store, InMemoryIndex(), event)
+    puts = store.puts
+    # The index never got the row (crash after the PUT): a redelivery, later, with a fresh index.
+    index = InMemoryIndex()
+    [out] = await store_case(
+        event, store=store, index=index, archive_bucket="archive", clock=lambda: NOW + timedelta(hours=1)
+    )
+    assert store.puts == puts, "the write-once object is not written twice"
+    assert out.event.model_dump() == first.model_dump(), "the stored package's archived event is announced"
+
+
+async def test_fixity_verification_names_the_altered_file():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    archived = await _store(store, index, await _classified(store))
+    data = bytearray(store.buckets["archive"][archived.data.package.key][0])
+    package = bag.read_package(bytes(data))
+    assert bag.verify(package) == []
+    offset = package.members["data/process/002-营业执照.jpg"].offset
+    data[offset + 5] ^= 0xFF
+    problems = bag.verify(bag.read_package(bytes(data)))
+    assert problems == ["data/process/002-营业执照.jpg: SHA-256 differs from manifest-sha256.txt"]
+    with pytest.raises(bag.PackageUnreadable):
+        bag.read_package(b"not a tar at all" * 100)
+
+
+async def test_a_staged_file_changed_after_validation_is_never_archived():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    event = await _classified(store)
+    staged = event.data.files[0].stored
+    store.buckets["staging"][staged.key] = (b"tampered", {})
+    with pytest.raises(InvalidInput) as caught:
+        await store_case(event, store=store, index=index, archive_bucket="archive")
+    assert caught.value.kind == "FixityMismatch"
+    assert not store.buckets.get("archive")
+
+
+async def test_times_the_pipeline_did_not_carry_are_recorded_as_unknown_not_invented():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    event = await _classified(store)
+    event = event.model_copy(update={"data": event.data.model_copy(update={"captured_at": None, "validated_at": None})})
+    archived = await _store(store, index, event)
+    events = {e.type: e for e in bag.read_package(store.buckets["archive"][archived.data.package.key][0]).events}
+    assert events["capture"].time is None and "not carried" in events["capture"].detail
+    assert events["virus check"].outcome == "not performed"
+    assert events["information package creation"].time == NOW.isoformat()
+
+
+def test_the_rebuild_indexes_the_version_the_archive_wrote_and_reports_later_ones():
+    from services.common.adapters.object_store import ObjectVersion
+    from services.storage.rebuild import archived_versions
+
+    key = "p/c-1/r1/p_c-1_r1.tar"
+    early, late = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    chosen, skipped, shadowed = archived_versions(
+        [
+            ObjectVersion(key, "forged", 14, late, False),
+            ObjectVersion(key, "archived", 4096, early, False),
+            ObjectVersion("p/c-2/r1/p_c-2_r1.tar", "only", 4096, early, False),
+            ObjectVersion("p/c-3/r1/bagit.txt", "old-layout", 55, early, False),
+        ]
+    )
+    assert {k: v.version_id for k, v in chosen.items()} == {key: "archived", "p/c-2/r1/p_c-2_r1.tar": "only"}
+    assert skipped == ["p/c-3/r1/bagit.txt"] and shadowed == [key]
