@@ -13,6 +13,7 @@ from archivectl import local_services
 from archivectl.feed import publish_events
 from archivectl.kafka_admin import ensure_topics
 from archivectl.outcomes import await_outcomes, render_summary
+from archivectl.platforms import sample_platform_secrets, sign_all
 from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 
@@ -72,7 +73,9 @@ def cmd_feed(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     from samples.generator import approval_completed_event, generate_cases
 
     cases = generate_cases(args.count, seed=args.seed)
-    events = [approval_completed_event(c) for c in cases]
+    # The feed speaks for the sample platforms: registered (if new) with the unified dialect, and signed.
+    secrets = asyncio.run(sample_platform_secrets(settings))
+    events = sign_all((approval_completed_event(c) for c in cases), secrets)
     show = _progress("published")
     sent = asyncio.run(publish_events(settings, events, progress=lambda n: show(n, len(events))))
     if sys.stderr.isatty():

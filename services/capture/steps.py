@@ -1,82 +1,209 @@
-"""The capture step: approval.completed → files in the staging bucket → archive.captured (or rejected)."""
+"""The capture step: a platform's approval.completed event → authenticated → mapped to the unified
+record → files into the staging bucket → archive.captured (or a rectification request).
+
+Order matters: who sent it (registry), is it really theirs (signature), has this id meant something
+else before (replay), what does it say (dialect mapping), and only then are files fetched and stored.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from contracts.envelope import utc_now
 from contracts.v1 import (
-    ApprovalCompletedEvent,
     CapturedCase,
     CapturedFile,
+    CaseIdentity,
     CheckResult,
+    Material,
     ObjectRef,
     RejectedCase,
     RejectionStage,
+    UnifiedApprovalRecord,
     topics,
 )
-from services.capture.domain import Content, decode_inline, neutralise_file_name, staging_key, url_not_supported
+from contracts.v1.inbound import SIGNATURE_ATTRIBUTE, PlatformEvent
+from services.capture import domain
+from services.capture.authentication import Verdict, content_digest, verify
+from services.capture.dialect import Dialect, MappingError
+from services.common.adapters.file_fetcher import Fetched, FetchFailed
 from services.common.adapters.object_store import ObjectStore
+from services.common.adapters.platform_registry import Platform, Seen
 from services.common.events import follow_on
+from services.common.faults import InvalidInput
 from services.common.runner import Outbound
 
 SERVICE = "capture"
 
 
-async def capture_case(event: ApprovalCompletedEvent, *, store: ObjectStore, staging_bucket: str) -> Sequence[Outbound]:
-    record = event.data
-    case_key = record.case_key
-    contents: list[Content] = []
-    failures: list[CheckResult] = []
-    for material in record.materials:
-        content = decode_inline(material) if material.content_base64 is not None else url_not_supported(material)
-        if isinstance(content, CheckResult):
-            failures.append(content)
-        else:
-            contents.append(content)
-    if failures:  # nothing is staged for a case that goes back to its platform
-        rejected = RejectedCase(
-            case=record.identity(),
-            case_title=record.case_title,
-            stage=RejectionStage.CAPTURE,
-            failures=failures,
-            rejected_at=utc_now(),
-        )
-        return [follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=case_key)]
+class PlatformRegistry(Protocol):
+    async def get(self, platform_id: str) -> Platform | None: ...
+    async def remember_event(self, platform_id: str, event_id: str, content_sha256: str) -> Seen: ...
 
-    await store.ensure_bucket(staging_bucket)
-    keys = [staging_key(case_key, index, content.sha256) for index, content in enumerate(contents)]
-    # A redelivered case finds its objects already there (same key, same content): nothing to redo.
-    present = await store.list_keys(staging_bucket, case_key + "/")
-    await asyncio.gather(
-        *(
-            store.put_bytes(
-                staging_bucket,
+
+class FileFetcher(Protocol):
+    async def fetch(self, url: str, *, max_bytes: int | None = None) -> Fetched: ...
+
+
+@dataclass(frozen=True)
+class CapturePorts:
+    store: ObjectStore
+    registry: PlatformRegistry
+    fetcher: FileFetcher
+    dialects: Mapping[str, Dialect]
+    staging_bucket: str
+    max_case_bytes: int = 4 * 1024**3
+
+
+def _reject(
+    event: PlatformEvent, identity: CaseIdentity, failures: list[CheckResult], title: str | None = None
+) -> list[Outbound]:
+    rejected = RejectedCase(
+        case=identity, case_title=title, stage=RejectionStage.CAPTURE, failures=failures, rejected_at=utc_now()
+    )
+    return [follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=identity.case_key)]
+
+
+def _identity_before_mapping(event: PlatformEvent, platform: str) -> CaseIdentity:
+    """Who to address a rejection to when the record could not be read: the platform, and the case as
+    the event's subject names it (`platform/case-number/rN`), or else the event id."""
+    parts = (event.subject or "").split("/")
+    number = parts[1] if len(parts) == 3 and parts[1] else f"event-{event.id}"
+    revision = int(parts[2][1:]) if len(parts) == 3 and parts[2][1:].isdigit() else 1
+    return CaseIdentity(source_platform=platform, case_number=number, revision=max(revision, 1))
+
+
+async def capture_case(event: PlatformEvent, *, ports: CapturePorts) -> Sequence[Outbound]:
+    platform_id = event.platform
+    platform = await ports.registry.get(platform_id) if platform_id else None
+    addressee = _identity_before_mapping(event, platform_id or "unknown")
+    if platform is None:
+        return _reject(event, addressee, [domain.unknown_platform(platform_id, event.source)])
+    if not platform.enabled:
+        return _reject(event, addressee, [domain.disabled_platform(platform.platform_id)])
+    content = event.signed_content()
+    verdict = verify(content, getattr(event, SIGNATURE_ATTRIBUTE), platform.secrets)
+    if verdict is not Verdict.VALID:
+        return _reject(event, addressee, [domain.bad_signature(verdict.value)])
+    # A replay of the same content goes through again (every later effect is idempotent, and a crash
+    # after this point must heal on redelivery); the same id with other content is refused.
+    if await ports.registry.remember_event(platform.platform_id, event.id, content_digest(content)) is Seen.CONFLICT:
+        return _reject(event, addressee, [domain.reused_event_id(event.id)])
+
+    raw_ref = ObjectRef(bucket=ports.staging_bucket, key=domain.raw_event_key(platform.platform_id, event.id))
+    await ports.store.ensure_bucket(ports.staging_bucket)
+    if await ports.store.stat(raw_ref.bucket, raw_ref.key) is None:  # kept once per event id
+        await ports.store.put_bytes(
+            raw_ref.bucket,
+            raw_ref.key,
+            json.dumps(event.model_dump(mode="json", exclude_unset=True), ensure_ascii=False).encode("utf-8"),
+            content_type="application/cloudevents+json",
+            metadata={"platform": platform.platform_id},
+        )
+    dialect = ports.dialects.get(platform.dialect)
+    if dialect is None:
+        raise InvalidInput(
+            f"platform {platform.platform_id!r} is registered with dialect {platform.dialect!r}, "
+            "which has no mapping file in services/capture/dialects/",
+            kind="UnknownDialect",
+        )
+    try:
+        record = dialect.map(event.data, platform.platform_id)
+    except MappingError as exc:
+        return _reject(event, addressee, [domain.unmappable(dialect.name, exc.problems)])
+
+    files, failures = await _capture_files(record, ports)
+    if failures:
+        return _reject(event, record.identity(), failures, record.case_title)
+    captured = CapturedCase(
+        case=record.metadata(),
+        files=files,
+        source_event_id=event.id,
+        source_event=raw_ref,
+        source_dialect=dialect.name,
+        captured_at=utc_now(),
+    )
+    return [follow_on(event, topics.CAPTURED, captured, service=SERVICE, case_key=record.case_key)]
+
+
+async def _capture_files(
+    record: UnifiedApprovalRecord, ports: CapturePorts
+) -> tuple[list[CapturedFile], list[CheckResult]]:
+    """Store every material under a key derived from the case and its content. Materials are taken one
+    at a time: a URL material streams through a temporary file, so memory stays flat whatever the size."""
+    case_key = record.case_key
+    present = await ports.store.list_keys(ports.staging_bucket, case_key + "/")
+    files: list[CapturedFile] = []
+    failures: list[CheckResult] = []
+    budget = ports.max_case_bytes
+    for index, material in enumerate(record.materials):
+        stored = await _capture_one(material, index, case_key, present, ports, budget)
+        if isinstance(stored, CheckResult):
+            failures.append(stored)
+            continue
+        budget -= stored.size
+        files.append(stored)
+    return files, failures
+
+
+async def _capture_one(
+    material: Material, index: int, case_key: str, present: set[str], ports: CapturePorts, budget: int
+) -> CapturedFile | CheckResult:
+    metadata: dict[str, str]
+    if material.content_base64 is not None:
+        content = domain.decode_inline(material)
+        if isinstance(content, CheckResult):
+            return content
+        key = domain.staging_key(case_key, index, content.sha256)
+        if key not in present:
+            await ports.store.put_bytes(
+                ports.staging_bucket,
                 key,
                 content.data,
                 content_type=material.media_type,
-                metadata={"sha256": content.sha256, "case-key": case_key},
+                metadata={"sha256": content.sha256, "sm3": content.sm3},
             )
-            for key, content, material in zip(keys, contents, record.materials, strict=True)
-            if key not in present
-        )
+        size, sha256, sm3 = len(content.data), content.sha256, content.sm3
+    else:
+        assert material.url is not None
+        try:
+            fetched = await ports.fetcher.fetch(material.url, max_bytes=budget)
+        except FetchFailed as exc:
+            return (
+                domain.too_large(material, exc.detail)
+                if exc.kind == "too_large"
+                else domain.unreachable(material, exc.detail)
+            )
+        try:
+            key = domain.staging_key(case_key, index, fetched.sha256)
+            if key not in present:
+                metadata = {"sha256": fetched.sha256, "sm3": fetched.sm3}  # S3 metadata is ASCII: no URL here
+                await ports.store.put_file(
+                    ports.staging_bucket,
+                    key,
+                    fetched.file,
+                    fetched.size,
+                    content_type=material.media_type,
+                    metadata=metadata,
+                )
+            size, sha256, sm3 = fetched.size, fetched.sha256, fetched.sm3
+        finally:
+            fetched.close()
+    return CapturedFile(
+        stage=material.stage,
+        material_name=material.material_name,
+        file_name=domain.neutralise_file_name(material.file_name, fallback=f"file-{index:03d}"),
+        original_file_name=material.file_name,
+        media_type=material.media_type,
+        declared_size=material.size,
+        declared_sha256=material.sha256,
+        declared_sm3=material.sm3,
+        declared_page_count=material.page_count,
+        size=size,
+        sha256=sha256,
+        sm3=sm3,
+        stored=ObjectRef(bucket=ports.staging_bucket, key=key),
     )
-    files = [
-        CapturedFile(
-            stage=material.stage,
-            material_name=material.material_name,
-            file_name=neutralise_file_name(material.file_name, fallback=f"file-{index:03d}"),
-            original_file_name=material.file_name,
-            media_type=material.media_type,
-            declared_size=material.size,
-            declared_sha256=material.sha256,
-            declared_page_count=material.page_count,
-            size=len(content.data),
-            sha256=content.sha256,
-            stored=ObjectRef(bucket=staging_bucket, key=key),
-        )
-        for index, (key, content, material) in enumerate(zip(keys, contents, record.materials, strict=True))
-    ]
-    captured = CapturedCase(case=record.metadata(), files=files, source_event_id=event.id, captured_at=utc_now())
-    return [follow_on(event, topics.CAPTURED, captured, service=SERVICE, case_key=case_key)]

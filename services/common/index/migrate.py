@@ -1,14 +1,17 @@
 """Bring a database to the newest schema. Safe to run from several processes at once: the upgrade
-runs under a PostgreSQL advisory lock, so one migrates and the others find the work done."""
+runs under a PostgreSQL advisory lock, so one migrates and the others find the work done.
+
+Alembic (with SQLAlchemy) runs in a short-lived child process: the long-running workers never load it,
+which keeps their memory small (the capture worker must stay flat while streaming large files)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
 
 from services.common.settings import ArchiveSettings
 
@@ -16,7 +19,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_ID = 0x41524348  # "ARCH"
 
 
-def alembic_config(dsn: str) -> Config:
+def alembic_config(dsn: str) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
@@ -42,15 +47,34 @@ async def upgrade(settings: ArchiveSettings) -> None:
     lock = await asyncpg.connect(settings.pg_dsn())
     try:
         await lock.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
-        # Alembic runs its own event loop in env.py, so it goes to a thread.
-        # "heads": migrations of independent features may branch from the same parent; all are applied.
-        await asyncio.to_thread(command.upgrade, alembic_config(settings.pg_dsn()), "heads")
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.common.index.migrate",
+            "--dsn",
+            settings.pg_dsn(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"migrating {settings.pg_database} failed:\n{output.decode(errors='replace')[-3000:]}")
     finally:
         await lock.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
         await lock.close()
 
 
+def upgrade_in_this_process(dsn: str) -> None:
+    from alembic import command
+
+    # "heads": migrations of independent features may branch from the same parent; all are applied.
+    command.upgrade(alembic_config(dsn), "heads")
+
+
 if __name__ == "__main__":
-    s = ArchiveSettings()
-    asyncio.run(upgrade(s))
-    print(f"database {s.pg_database} is at the newest schema")
+    if sys.argv[1:2] == ["--dsn"]:  # the child started by upgrade(), under its caller's advisory lock
+        upgrade_in_this_process(sys.argv[2])
+    else:
+        s = ArchiveSettings()
+        asyncio.run(upgrade(s))
+        print(f"database {s.pg_database} is at the newest schema")

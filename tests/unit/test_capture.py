@@ -1,0 +1,103 @@
+"""The capture step with fakes: authentication, replays, dialect mapping, files inline and by URL."""
+
+import hashlib
+import json
+
+import pytest
+
+from contracts.v1 import CapturedEvent, RejectedEvent, topics
+from samples.dialects import render
+from samples.generator import generate_cases
+from services.capture.authentication import Verdict, sign, verify
+from services.capture.steps import capture_case
+from tests.factories import PLATFORM_SECRET, completed_event, material, platform_event, record
+from tests.fakes import InMemoryObjectStore, capture_ports
+
+pytestmark = pytest.mark.unit
+
+PDF = b"%PDF-1.7 licence"
+
+
+def _codes(out) -> list[str]:  # type: ignore[no-untyped-def]
+    assert out.topic == topics.REJECTED, f"expected a rejection, got {out.topic}"
+    return [f.code for f in RejectedEvent.model_validate(out.event.model_dump()).data.failures]
+
+
+async def test_a_signed_unified_event_is_captured_with_its_source_event_kept():
+    store = InMemoryObjectStore()
+    event = platform_event(completed_event(record(materials=[material(PDF)])))
+    [out] = await capture_case(event, ports=capture_ports(store))
+    captured = CapturedEvent.model_validate(out.event.model_dump()).data
+    assert out.topic == topics.CAPTURED
+    assert captured.source_dialect == "unified/v1"
+    [file] = captured.files
+    assert (file.sha256, file.sm3) == (hashlib.sha256(PDF).hexdigest(), hashlib.new("sm3", PDF).hexdigest())
+    kept = json.loads(store.buckets["staging"][captured.source_event.key][0])
+    assert kept["platformsig"] == event.platformsig and kept["data"] == event.data
+
+
+async def test_unknown_platform_missing_and_bad_signatures_are_rejected_to_the_platform():
+    store = InMemoryObjectStore()
+    ports = capture_ports(store)
+    stranger = platform_event(source="urn:approval-platform:nobody")
+    unsigned = platform_event().model_copy(update={"platformsig": None})
+    wrong_key = platform_event(secret="not-the-secret")
+    tampered = platform_event().model_copy(update={"data": {**platform_event().data, "case_title": "改过的标题"}})
+    assert _codes((await capture_case(stranger, ports=ports))[0]) == ["AUTH-PLATFORM-UNKNOWN"]
+    for bad, verdict in ((unsigned, "missing"), (wrong_key, "mismatch"), (tampered, "mismatch")):
+        [out] = await capture_case(bad, ports=ports)
+        assert _codes(out) == ["AUTH-SIGNATURE"]
+        assert out.event.data.failures[0].details["verdict"] == verdict
+        assert PLATFORM_SECRET not in out.event.model_dump_json()
+    assert store.buckets.get("staging", {}) == {}, "nothing is stored for an unauthenticated event"
+
+
+async def test_an_event_id_reused_for_other_content_is_refused_and_a_plain_replay_is_not():
+    ports = capture_ports(InMemoryObjectStore())
+    first = platform_event(completed_event(record(), event_id="evt-1"))
+    other = platform_event(completed_event(record(case_number="SCJG-2026-000777"), event_id="evt-1"))
+    assert (await capture_case(first, ports=ports))[0].topic == topics.CAPTURED
+    assert (await capture_case(first, ports=ports))[0].topic == topics.CAPTURED  # replay: same result
+    assert _codes((await capture_case(other, ports=ports))[0]) == ["AUTH-EVENT-ID-REUSED"]
+
+
+def test_signatures_verify_with_either_secret_during_a_rotation():
+    content = {"id": "1", "data": {"标题": "中文", "n": 1.0}}
+    signature = sign(content, "old")
+    assert verify(content, signature, ["new", "old"]) is Verdict.VALID
+    assert verify(content, signature, ["new"]) is Verdict.MISMATCH
+    assert verify(content, "sha1=abc", ["old"]) is Verdict.MALFORMED
+
+
+async def test_a_platform_dialect_is_mapped_and_an_unmappable_record_is_rejected_with_the_field():
+    case = generate_cases(1, seed=5)[0]
+    platforms = {"scjg": ("scjg-registration/2024", PLATFORM_SECRET)}
+    ports = capture_ports(InMemoryObjectStore(), platforms=platforms)
+    envelope = completed_event(case.record)
+    payload = render(case.record, "scjg-registration/2024")
+    good = platform_event(envelope, source="urn:approval-platform:scjg", data=payload)
+    [out] = await capture_case(good, ports=ports)
+    captured = CapturedEvent.model_validate(out.event.model_dump()).data
+    assert captured.case.source_platform == "scjg"
+    assert captured.case.applicant == case.record.applicant
+    bad_payload = {**payload, "bjjg": "9"}
+    bad = platform_event(envelope, source="urn:approval-platform:scjg", data=bad_payload, id="another-id")
+    [out] = await capture_case(bad, ports=ports)
+    assert _codes(out) == ["CAP-MAPPING"]
+    assert "result: value '9'" in out.event.data.failures[0].reason_en
+
+
+async def test_url_materials_are_fetched_and_unreachable_or_oversized_ones_rejected():
+    url_ok, url_missing, url_big = "http://files/ok.pdf", "http://files/gone.pdf", "http://files/big.pdf"
+    files = {url_ok: PDF, url_big: b"x" * 2048}
+    materials = [
+        {**material(PDF, name="ok.pdf"), "content_base64": None, "url": url_ok},
+        {**material(b"", name="gone.pdf"), "content_base64": None, "url": url_missing},
+        {**material(b"x" * 2048, name="big.pdf"), "content_base64": None, "url": url_big},
+    ]
+    store = InMemoryObjectStore()
+    ports = capture_ports(store, files=files)
+    ports = type(ports)(**{**ports.__dict__, "max_case_bytes": 1024})
+    [out] = await capture_case(platform_event(completed_event(record(materials=materials))), ports=ports)
+    assert _codes(out) == ["CAP-FETCH-UNREACHABLE", "CAP-FETCH-TOO-LARGE"]
+    assert "HTTP 404" in out.event.data.failures[0].reason_en
