@@ -78,7 +78,7 @@ def render_summary(outcomes: Outcomes, settings: ArchiveSettings, platforms: Cou
     lines += [
         "",
         "Where to look:",
-        f"  packages   bucket {settings.archive_bucket} (BagIt bags, one prefix per case) on "
+        f"  packages   bucket {settings.archive_bucket} (one BagIt tar per case, write-once) on "
         f"http://{settings.minio_endpoint}  (staging originals: {settings.staging_bucket})",
         f"  index      psql {settings.pg_dsn()} -c 'select archival_code, case_title from records'",
         f"  topics     {', '.join(settings.topic(t) for t in topics.ALL_TOPICS)} on {settings.kafka_bootstrap}",

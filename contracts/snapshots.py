@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from contracts.v1 import EVENT_MODELS
+from contracts.v1.inbound import PlatformEvent
 
 SNAPSHOT_DIR = Path(__file__).parent / "schemas"
 
@@ -23,11 +24,24 @@ def snapshot_path(topic: str) -> Path:
     return SNAPSHOT_DIR / f"{topic}.schema.json"
 
 
+def render_platform_event() -> str:
+    """What platforms send on approval.completed.v1 in any dialect (the unified one is `render(topic)`)."""
+    schema = PlatformEvent.model_json_schema(mode="validation")
+    schema["$id"] = "urn:approval-archive:schema:approval.completed.v1:platform-event"
+    schema["title"] = "approval.completed.v1 as a platform sends it (any dialect, signed)"
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+PLATFORM_EVENT_PATH = SNAPSHOT_DIR / "approval.completed.v1.platform-event.schema.json"
+
+
 def main() -> int:
     SNAPSHOT_DIR.mkdir(exist_ok=True)
     for topic in EVENT_MODELS:
         snapshot_path(topic).write_text(render(topic), encoding="utf-8")
         print(f"wrote {snapshot_path(topic)}")
+    PLATFORM_EVENT_PATH.write_text(render_platform_event(), encoding="utf-8")
+    print(f"wrote {PLATFORM_EVENT_PATH}")
     return 0
 
 

@@ -57,8 +57,15 @@ def pipeline(prepared: ArchiveSettings) -> Iterator[ArchiveSettings]:
     """The four services running as separate processes, exactly as `make up` runs them."""
     from archivectl import local_services
 
-    env = {"AA_RETRY_INITIAL_SECONDS": "0.2", "AA_RETRY_MAX_SECONDS": "2", "AA_LOG_LEVEL": "INFO"}
-    local_services.start(prepared.namespace, metrics_offset=1000, extra_env=env)
+    env = {
+        "AA_RETRY_INITIAL_SECONDS": "0.2",
+        "AA_RETRY_MAX_SECONDS": "2",
+        "AA_LOG_LEVEL": "INFO",
+        # capture: a small cap so that "too large" is quick to provoke; fast retries of a flaky file service
+        "AA_MAX_FILE_BYTES": str(5 * 1024 * 1024),
+        "AA_FETCH_BACKOFF_INITIAL_SECONDS": "0.2",
+    }
+    local_services.start(prepared.namespace, metrics_offset=local_services.free_metrics_offset(), extra_env=env)
     try:
         yield prepared
     finally:

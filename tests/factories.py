@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -77,3 +78,20 @@ def completed_event(rec: UnifiedApprovalRecord | None = None, *, event_id: str |
         correlationid=f"corr-{rec.case_number}",
         data=rec,
     )
+
+
+# --- what a platform sends: the envelope with data in its dialect, signed -------------------------------
+
+PLATFORM_SECRET = "test-secret-of-the-platform"
+
+
+def platform_event(
+    event: ApprovalCompletedEvent | None = None, *, secret: str = PLATFORM_SECRET, **overrides: Any
+) -> Any:
+    """`event` as its platform sends it on approval.completed.v1: JSON, signed with `secret`."""
+    from archivectl.platforms import signed
+    from contracts.v1.inbound import PlatformEvent
+
+    document = json.loads((event or completed_event()).model_dump_json())
+    document.update(overrides)
+    return PlatformEvent.model_validate(signed(document, secret))

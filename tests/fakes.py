@@ -14,6 +14,7 @@ class InMemoryObjectStore:
         self.buckets: dict[str, dict[str, tuple[bytes, dict[str, str]]]] = {}
         self.locked: set[str] = set()
         self.puts = 0
+        self.retention: dict[tuple[str, str], tuple[Any, bool]] = {}
 
     async def ensure_bucket(self, bucket: str, *, object_lock: bool = False) -> None:
         self.buckets.setdefault(bucket, {})
@@ -28,14 +29,45 @@ class InMemoryObjectStore:
         self.buckets[bucket][key] = (bytes(data), dict(metadata or {}))
         self.puts += 1
 
-    async def get_bytes(self, bucket: str, key: str) -> bytes:
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        file: Any,
+        length: int,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        await self.put_bytes(bucket, key, file.read(length), content_type=content_type, metadata=metadata)
+
+    async def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes:
         if key not in self.buckets.get(bucket, {}):
             raise ObjectMissing(f"{bucket}/{key}")
         return self.buckets[bucket][key][0]
 
-    async def stat(self, bucket: str, key: str) -> StoredObject | None:
+    async def stat(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None:
         item = self.buckets.get(bucket, {}).get(key)
-        return StoredObject(bucket, key, len(item[0]), item[1]) if item else None
+        return StoredObject(bucket, key, len(item[0]), item[1], "v1") if item else None
+
+    async def put_write_once(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: Any = None,
+        legal_hold: bool = False,
+    ) -> Any:
+        from services.common.adapters.object_store import WriteOnce
+
+        if key in self.buckets[bucket]:  # If-None-Match: * refused; the version already there stays
+            return WriteOnce("v1", created=False)
+        await self.put_bytes(bucket, key, data, content_type=content_type, metadata=metadata)
+        self.retention[(bucket, key)] = (retain_until, legal_hold)
+        return WriteOnce("v1", created=True)
 
     async def list_keys(self, bucket: str, prefix: str) -> set[str]:
         return {k for k in self.buckets.get(bucket, {}) if k.startswith(prefix)}
@@ -77,10 +109,230 @@ class InMemoryIndex:
     async def archived_event(self, case_key: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.records[case_key][2]) if case_key in self.records else None
 
+    async def code_allocated_at(self, case_key: str) -> Any:
+        return None
+
     async def insert_archived_record(
-        self, record_row: dict[str, Any], file_rows: list[dict[str, Any]], archived_event: dict[str, Any]
+        self,
+        record_row: dict[str, Any],
+        file_rows: list[dict[str, Any]],
+        archived_event: dict[str, Any],
+        **extra_rows: Any,  # event_rows, code_row (PgIndex)
     ) -> dict[str, Any]:
         key = record_row["case_key"]
         if key not in self.records:
             self.records[key] = (record_row, file_rows, archived_event)
         return copy.deepcopy(self.records[key][2])
+
+
+class InMemoryClassificationStore:
+    """Classification's store (schedule_store.PgClassificationStore) with the same rules, in memory:
+    one code and one classification per case, item numbers 1..n per series, a review queue."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        self._ns = SimpleNamespace
+        self.series: dict[Series, int] = {}
+        self.codes: dict[str, AllocatedCode] = {}
+        self.classified: dict[str, dict[str, Any]] = {}
+        self.decisions: dict[str, dict[str, Any]] = {}
+        self.reviews: dict[str, dict[str, Any]] = {}
+
+    async def prior(self, case_key: str) -> Any:
+        review = self.reviews.get(case_key)
+        return self._ns(
+            classified_event=copy.deepcopy(self.classified.get(case_key)),
+            review_status=review["status"] if review else None,
+        )
+
+    async def enqueue_review(self, *, case_key: str, **fields: Any) -> bool:
+        if case_key in self.reviews:
+            return False
+        self.reviews[case_key] = {"case_key": case_key, "status": "waiting", **copy.deepcopy(fields)}
+        return True
+
+    async def record_classification(
+        self,
+        *,
+        case_key: str,
+        item_code: str,
+        series: Series,
+        decision: dict[str, Any],
+        format_code: Any,
+        make_event: Any,
+        review_decision: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        if case_key in self.classified:
+            return copy.deepcopy(self.classified[case_key]), False
+        number = self.series.get(series, 0) + 1
+        self.series[series] = number
+        self.codes[case_key] = AllocatedCode(number, format_code(series, number), newly_allocated=True)
+        event = make_event(self.codes[case_key], series)
+        self.classified[case_key] = copy.deepcopy(event)
+        self.decisions[case_key] = dict(decision)
+        if review_decision is not None:
+            self.reviews[case_key].update(status="decided", decision=review_decision)
+        return event, True
+
+
+class InMemoryPlatformRegistry:
+    """The platform registry with one secret per platform, and the event ids seen."""
+
+    def __init__(self, platforms: dict[str, tuple[str, str]]) -> None:  # id → (dialect, secret)
+        from services.common.adapters.platform_registry import Platform
+
+        self.platforms = {
+            pid: Platform(pid, pid, dialect, True, (secret,)) for pid, (dialect, secret) in platforms.items()
+        }
+        self.seen: dict[tuple[str, str], str] = {}
+
+    async def get(self, platform_id: str) -> Any:
+        return self.platforms.get(platform_id)
+
+    async def remember_event(self, platform_id: str, event_id: str, content_sha256: str) -> Any:
+        from services.common.adapters.platform_registry import Seen
+
+        key = (platform_id, event_id)
+        if key not in self.seen:
+            self.seen[key] = content_sha256
+            return Seen.NEW
+        return Seen.REPLAY if self.seen[key] == content_sha256 else Seen.CONFLICT
+
+
+class MappingFetcher:
+    """Serves URL → bytes from a dict; anything else is unreachable."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files = files or {}
+
+    async def fetch(self, url: str, *, max_bytes: int | None = None) -> Any:
+        import hashlib
+        import io
+
+        from services.common.adapters.file_fetcher import Fetched, FetchFailed
+
+        if url not in self.files:
+            raise FetchFailed("unreachable", f"HTTP 404 from {url}")
+        data = self.files[url]
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FetchFailed("too_large", f"more than {max_bytes} bytes")
+        return Fetched(
+            io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest(), None
+        )
+
+
+def capture_ports(
+    store: InMemoryObjectStore,
+    *,
+    platforms: dict[str, tuple[str, str]] | None = None,
+    files: dict[str, bytes] | None = None,
+    bucket: str = "staging",
+) -> Any:
+    from services.capture.dialect import load_dialects
+    from services.capture.steps import CapturePorts
+    from tests.factories import PLATFORM_SECRET
+
+    registry = InMemoryPlatformRegistry(platforms or {"market-regulation": ("unified/v1", PLATFORM_SECRET)})
+    return CapturePorts(
+        store=store, registry=registry, fetcher=MappingFetcher(files), dialects=load_dialects(), staging_bucket=bucket
+    )
+
+
+# --- validation (issue 4) -------------------------------------------------------------------------------
+
+
+class FakeVirusScanner:
+    """Answers like clamd: FOUND for anything that holds a signature in `signatures`; `down=True` raises
+    the same transient fault as an unreachable clamd."""
+
+    def __init__(self, signatures: dict[bytes, str] | None = None, *, down: bool = False) -> None:
+        from samples.defects import eicar
+
+        self.signatures = signatures if signatures is not None else {eicar(): "Eicar-Test-Signature"}
+        self.down = down
+        self.scanned = 0
+
+    async def scan(self, data: bytes):  # type: ignore[no-untyped-def]
+        from services.common.adapters.clamav import ClamdUnavailable, ClamdVerdict
+
+        if self.down:
+            raise ClamdUnavailable("clamd at 127.0.0.1:1 is not reachable: connection refused")
+        self.scanned += 1
+        for needle, name in self.signatures.items():
+            if needle in data:
+                return ClamdVerdict("infected", name, f"stream: {name} FOUND")
+        return ClamdVerdict("clean", None, "stream: OK")
+
+
+class InMemoryQuarantine:
+    """The quarantine and case-number registry with PgQuarantine's rules."""
+
+    def __init__(self) -> None:
+        self.case_numbers: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    async def claim_case_number(self, platform, case_number, revision, *, applicant_id_number, item_code, fingerprint):  # type: ignore[no-untyped-def]
+        from services.common.adapters.quarantine import decide_case_number
+
+        row = {
+            "revision": revision,
+            "applicant_id_number": applicant_id_number,
+            "item_code": item_code,
+            "fingerprint": fingerprint,
+        }
+        self.case_numbers.setdefault((platform, case_number, revision), row)
+        rows = sorted(
+            (v for (p, n, _), v in self.case_numbers.items() if (p, n) == (platform, case_number)),
+            key=lambda r: r["revision"],
+        )
+        return decide_case_number(rows, revision, applicant_id_number, item_code, fingerprint)
+
+    def _close(self, platform: str, case_number: str, revision: int, status: str) -> int:
+        n = 0
+        for e in self.entries.values():
+            if (e["platform"], e["case_number"]) == (platform, case_number) and e["revision"] < revision:
+                if e["status"] == "open":
+                    e.update(status=status, closed_by_revision=revision)
+                    n += 1
+        return n
+
+    async def open_entry(
+        self,
+        *,
+        case_key,
+        platform,
+        case_number,
+        revision,
+        case_title,
+        failures,  # type: ignore[no-untyped-def]
+        rejected_event_id,
+        correlation_id,
+    ):
+        self.entries.setdefault(
+            case_key,
+            {
+                "platform": platform,
+                "case_number": case_number,
+                "revision": revision,
+                "failures": failures,
+                "status": "open",
+                "closed_by_revision": None,
+                "rejected_event_id": rejected_event_id,
+            },
+        )
+        self._close(platform, case_number, revision, "superseded")
+
+    async def close_earlier(self, platform: str, case_number: str, revision: int) -> int:
+        return self._close(platform, case_number, revision, "closed")
+
+
+def fixity_validation_ports() -> dict[str, Any]:
+    """Validation's ports for step-chaining tests whose files are placeholders, not real PDFs or scans:
+    only the fixity checks of the catalogue apply (the full catalogue: tests/unit/test_checks*.py)."""
+    from services.validation.catalogue import CATALOGUE
+    from services.validation.rules import RuleBook
+
+    fixity = {"AUTH-FIXITY-STAGING", "AUTH-DIGEST-SHA256", "AUTH-DIGEST-SM3", "AUTH-SIZE", "SEC-VIRUS"}
+    rules = RuleBook.from_mapping({"defaults": {"disabled_checks": sorted(set(CATALOGUE) - fixity)}})
+    return {"scanner": FakeVirusScanner(), "quarantine": InMemoryQuarantine(), "rules": rules}

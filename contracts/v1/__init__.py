@@ -14,6 +14,8 @@ from contracts.v1.events import (
     ClassifiedEvent,
     DeadLetter,
     DeadLetterEvent,
+    FixityFailed,
+    FixityFailedEvent,
     ObjectRef,
     Outcome,
     PackageRef,
@@ -48,6 +50,7 @@ EVENT_MODELS = {
     topics.ARCHIVED: ArchivedEvent,
     topics.REJECTED: RejectedEvent,
     topics.DEAD_LETTER: DeadLetterEvent,
+    topics.FIXITY_FAILED: FixityFailedEvent,
 }
 
 __all__ = [
@@ -69,6 +72,8 @@ __all__ = [
     "ClassifiedEvent",
     "DeadLetter",
     "DeadLetterEvent",
+    "FixityFailed",
+    "FixityFailedEvent",
     "IdType",
     "Material",
     "ObjectRef",

@@ -30,11 +30,17 @@ class CapturedFile(_Frozen):
     file_name: str = Field(description="Neutralised name, safe as a path component.")
     original_file_name: str = Field(description="The name exactly as the platform sent it.")
     media_type: str
-    declared_size: int
-    declared_sha256: Sha256Hex
+    declared_size: int | None = Field(default=None, description="None: the platform declared no size.")
+    declared_sha256: Sha256Hex | None = Field(default=None, description="None: the platform declared no digest.")
     declared_page_count: int | None = None
+    declared_sm3: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="SM3 the platform declared (Material.sm3), if any."
+    )
     size: int = Field(description="Bytes actually captured.")
     sha256: Sha256Hex = Field(description="SHA-256 computed at capture.")
+    sm3: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="SM3 (GB/T 32905) computed at capture."
+    )
     stored: ObjectRef = Field(description="Where capture put the original, in the staging bucket.")
 
 
@@ -44,6 +50,10 @@ class CapturedCase(_Frozen):
     case: CaseMetadata
     files: list[CapturedFile]
     source_event_id: str = Field(description="Id of the approval.completed event this came from.")
+    source_event: ObjectRef | None = Field(
+        default=None, description="The platform's event exactly as received, kept beside the unified record."
+    )
+    source_dialect: str | None = Field(default=None, description="The dialect the platform's event was mapped from.")
     captured_at: datetime
 
 
@@ -73,6 +83,9 @@ class CheckResult(_Frozen):
     reason_en: str | None = Field(default=None, description="The same, in English.")
     file_name: str | None = Field(default=None, description="The file concerned, if any.")
     details: dict[str, str] = Field(default_factory=dict)
+    severity: str | None = Field(
+        default=None, description="reject or warn: what a failure of this check does (docs/checks.md)."
+    )
 
 
 class ValidatedCase(_Frozen):
@@ -82,6 +95,9 @@ class ValidatedCase(_Frozen):
     files: list[CapturedFile]
     checks: list[CheckResult]
     validated_at: datetime
+    captured_at: datetime | None = Field(
+        default=None, description="When capture received the case (carried on for the preservation events)."
+    )
 
 
 class RetentionPeriod(StrEnum):
@@ -111,6 +127,10 @@ class Classification(_Frozen):
     sharing_level: SharingLevel
     rule_id: str
     schedule_version: str
+    decided_by: str | None = Field(
+        default=None, description="Who decided in manual review; absent when the schedule's rule decided."
+    )
+    decided_at: datetime | None = Field(default=None, description="When the manual review decision was made.")
 
 
 class ClassifiedCase(_Frozen):
@@ -121,14 +141,28 @@ class ClassifiedCase(_Frozen):
     checks: list[CheckResult]
     classification: Classification
     classified_at: datetime
+    captured_at: datetime | None = Field(
+        default=None, description="When capture received the case (carried on for the preservation events)."
+    )
+    validated_at: datetime | None = Field(
+        default=None, description="When validation passed the case (carried on for the preservation events)."
+    )
 
 
 class PackageRef(_Frozen):
     bucket: str
-    prefix: str = Field(description="Object prefix of the package (a BagIt bag laid out as objects).")
+    prefix: str = Field(description="Object prefix of the package: the case key followed by '/'.")
     manifest_sha256: Sha256Hex = Field(description="SHA-256 of the bag's manifest-sha256.txt.")
     file_count: int
     total_bytes: int
+    key: str | None = Field(
+        default=None,
+        description="Object key of the package: one uncompressed tar of the BagIt bag (docs/packages.md).",
+    )
+    retain_until: datetime | None = Field(
+        default=None, description="COMPLIANCE retention of the package object: it cannot be deleted before."
+    )
+    legal_hold: bool = Field(default=False, description="Legal hold on the package object (permanent retention).")
 
 
 class ArchivedRecord(_Frozen):
@@ -170,6 +204,19 @@ class DeadLetter(_Frozen):
     failed_at: datetime
 
 
+class FixityFailed(_Frozen):
+    """`archive.fixity.failed.v1`: a stored package no longer matches its digests, or cannot be read."""
+
+    case: CaseIdentity
+    archival_code: str
+    package: PackageRef
+    expected_sha256: Sha256Hex | None = Field(default=None, description="SHA-256 of the package object at archiving.")
+    computed_sha256: Sha256Hex | None = Field(default=None, description="SHA-256 of what was read now, if readable.")
+    failed_paths: list[str] = Field(default_factory=list, description="Bag paths whose digest no longer matches.")
+    reason: str = Field(description="What is wrong, for a person to act on.")
+    checked_at: datetime
+
+
 # The concrete envelopes, one per topic, exported for producers, consumers and schema snapshots.
 ApprovalCompletedEvent = CloudEvent[UnifiedApprovalRecord]
 CapturedEvent = CloudEvent[CapturedCase]
@@ -178,3 +225,4 @@ ClassifiedEvent = CloudEvent[ClassifiedCase]
 ArchivedEvent = CloudEvent[ArchivedRecord]
 RejectedEvent = CloudEvent[RejectedCase]
 DeadLetterEvent = CloudEvent[DeadLetter]
+FixityFailedEvent = CloudEvent[FixityFailed]

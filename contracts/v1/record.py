@@ -78,9 +78,16 @@ class Material(BaseModel):
     material_name: NonEmpty = Field(description="Standard material name from the item's catalogue.")
     file_name: NonEmpty = Field(description="The file name as the platform knows it.")
     media_type: NonEmpty = Field(description="Declared IANA media type, e.g. application/pdf.")
-    size: int = Field(ge=0, description="Declared size in bytes.")
-    sha256: Sha256Hex = Field(description="Declared SHA-256 of the content.")
+    size: int | None = Field(
+        default=None, ge=0, description="Declared size in bytes; absent when the platform declares none."
+    )
+    sha256: Sha256Hex | None = Field(
+        default=None, description="Declared SHA-256 of the content; absent when the platform declares none."
+    )
     page_count: int | None = Field(default=None, ge=1, description="Declared page count, where known.")
+    sm3: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None, description="Declared SM3 (GB/T 32905) of the content, lowercase hex; optional."
+    )
     content_base64: str | None = Field(default=None, description="Inline content, for small files only.")
     url: str | None = Field(default=None, max_length=2000, description="Where capture fetches the file.")
 
@@ -127,6 +134,8 @@ class CaseMetadata(CaseIdentity):
     result: CaseResult
     certificate_number: str | None = Field(default=None, max_length=200)
     process_records: list[ProcessRecord] = Field(default_factory=list)
+    file_count: int | None = Field(default=None, ge=0, description="Declared number of files (归档文件数), if known.")
+    total_bytes: int | None = Field(default=None, ge=0, description="Declared total size of the files, if known.")
 
 
 class UnifiedApprovalRecord(CaseMetadata):

@@ -12,6 +12,7 @@ import pytest
 
 from archivectl.feed import publish_events
 from archivectl.outcomes import await_outcomes
+from archivectl.platforms import sample_platform_secrets, sign_all, signed
 from contracts.v1 import topics
 from samples.generator import approval_completed_event, generate_cases
 from services.common.adapters.object_store import MinioObjectStore
@@ -24,7 +25,8 @@ CASES = 24
 @pytest.fixture(scope="module")
 async def batch(pipeline):  # type: ignore[no-untyped-def]
     cases = generate_cases(CASES, seed=20261125, wrong_digest_every=6)
-    events = [approval_completed_event(c) for c in cases]
+    secrets = await sample_platform_secrets(pipeline)
+    events = sign_all((approval_completed_event(c) for c in cases), secrets)
     await publish_events(pipeline, events)
     outcomes = await await_outcomes(pipeline, {e["subject"] for e in events}, timeout=240)
     assert outcomes.complete, f"no outcome for {sorted(outcomes.pending)}"
@@ -45,20 +47,32 @@ async def test_good_cases_are_archived_and_wrong_digests_rejected_and_nothing_el
         assert outcomes.rejected[key]["data"]["case"]["source_platform"] == key.split("/")[0]
 
 
-async def test_archived_files_are_in_the_bucket_with_the_declared_digests(batch, pipeline):
+async def test_archived_files_are_in_the_bucket_with_the_declared_digests(batch, pipeline, tmp_path):
+    """Each archived case is ONE package object (a tar of a BagIt bag, docs/packages.md) that the Library
+    of Congress validator (bagit-python) accepts, holding the declared files."""
+    import io
+    import tarfile
+
+    import bagit
+
     cases, events, outcomes = batch
     store = MinioObjectStore.from_settings(pipeline)
     by_key = {e["subject"]: c for c, e in zip(cases, events, strict=True)}
     for key, event in outcomes.archived.items():
         package = event["data"]["package"]
-        manifest = (await store.get_bytes(package["bucket"], package["prefix"] + "manifest-sha256.txt")).decode()
+        assert package["key"].startswith(package["prefix"]) and package["key"].endswith(".tar")
+        with tarfile.open(fileobj=io.BytesIO(await store.get_bytes(package["bucket"], package["key"]))) as tar:
+            [bag_name] = {name.split("/", 1)[0] for name in tar.getnames()}
+            tar.extractall(tmp_path, filter="data")
+        bag_dir = tmp_path / bag_name
+        bagit.Bag(str(bag_dir)).validate()  # raises BagValidationError with the details
+        manifest = (bag_dir / "manifest-sha256.txt").read_text(encoding="utf-8")
         assert hashlib.sha256(manifest.encode()).hexdigest() == package["manifest_sha256"]
         declared = sorted(m.sha256 for m in by_key[key].record.materials)
         listed = [line.split("  ", 1) for line in manifest.splitlines()]
         assert sorted(digest for digest, _ in listed) == declared
         for digest, path in listed:
-            data = await store.get_bytes(package["bucket"], package["prefix"] + path)
-            assert hashlib.sha256(data).hexdigest() == digest
+            assert hashlib.sha256((bag_dir / path).read_bytes()).hexdigest() == digest
 
 
 async def test_the_index_holds_one_row_per_archived_case_with_its_files(batch, pipeline):
@@ -85,7 +99,8 @@ async def test_the_index_holds_one_row_per_archived_case_with_its_files(batch, p
 async def test_the_same_case_published_twice_is_archived_once(batch, pipeline):
     cases, events, outcomes = batch
     original = next(e for c, e in zip(cases, events, strict=True) if c.defect is None)
-    again = {**original, "id": original["id"] + "-redelivered"}
+    secrets = await sample_platform_secrets(pipeline)
+    again = signed({**original, "id": original["id"] + "-redelivered"}, secrets[original["source"].rsplit(":", 1)[1]])
     await publish_events(pipeline, [again, original])
     key = original["subject"]
 
@@ -111,5 +126,6 @@ async def test_the_same_case_published_twice_is_archived_once(batch, pipeline):
             store.client.list_objects(pipeline.archive_bucket, prefix=prefix, recursive=True, include_version=True)
         )
     )
-    n_files = outcomes.archived[key]["data"]["package"]["file_count"]
-    assert len(versions) == n_files + 5, "one package: each object written exactly once (no second version)"
+    assert [v.object_name for v in versions] == [outcomes.archived[key]["data"]["package"]["key"]], (
+        "one package object, written exactly once (no second version)"
+    )

@@ -1,6 +1,7 @@
 """The four steps chained in memory with fakes: what each emits, and that redelivery changes nothing."""
 
 import hashlib
+from weakref import WeakKeyDictionary
 
 import pytest
 
@@ -14,31 +15,46 @@ from contracts.v1 import (
 )
 from services.capture.domain import neutralise_file_name
 from services.capture.steps import capture_case
+from services.classification.config import bundled_schedule_file
 from services.classification.domain import OrganisationCodes, format_archival_code
-from services.classification.steps import classify_case
+from services.classification.schedule import load_schedule_file
+from services.classification.steps import FixedSchedule, classify_case
 from services.common.series import Series
 from services.storage.steps import store_case
 from services.validation.steps import validate_case
-from tests.factories import completed_event, material, record
-from tests.fakes import InMemoryIndex, InMemoryObjectStore
+from tests.factories import completed_event, material, platform_event, record
+from tests.fakes import (
+    InMemoryClassificationStore,
+    InMemoryIndex,
+    InMemoryObjectStore,
+    capture_ports,
+    fixity_validation_ports,
+)
 
 pytestmark = pytest.mark.unit
 
 PDF = b"%PDF-1.7 approval decision"
 ORGANISATIONS = OrganisationCodes(platforms={"market-regulation": "SCJG"}, departments={"ZJJ-DEPT": "ZJJ"})
 SCAN = b"\xff\xd8\xff\xe0 scanned page"
+# Classification follows the bundled retention schedule; expected codes take its decision for record().
+SCHEDULE = load_schedule_file(bundled_schedule_file())
+RET = SCHEDULE.evaluate(record()).retention.value
+_classification_stores: WeakKeyDictionary = WeakKeyDictionary()  # one classification store per test index
 
 
 async def _run_all(event, store, index):  # type: ignore[no-untyped-def]
-    [captured] = await capture_case(event, store=store, staging_bucket="staging")
+    [captured] = await capture_case(platform_event(event), ports=capture_ports(store))
     if captured.topic != topics.CAPTURED:
         return captured
-    [validated] = await validate_case(CapturedEvent.model_validate(captured.event.model_dump()), store=store)
+    [validated] = await validate_case(
+        CapturedEvent.model_validate(captured.event.model_dump()), store=store, **fixity_validation_ports()
+    )
     if validated.topic != topics.VALIDATED:
         return validated
     [classified] = await classify_case(
         ValidatedEvent.model_validate(validated.event.model_dump()),
-        codes=index,
+        schedules=FixedSchedule(SCHEDULE),
+        store=_classification_stores.setdefault(index, InMemoryClassificationStore()),
         fonds_code="Z109",
         organisations=ORGANISATIONS,
     )
@@ -57,18 +73,17 @@ async def test_a_good_case_is_archived_as_a_bag_with_its_files_and_digests():
     out = await _run_all(completed_event(rec), store, index)
     assert out.topic == topics.ARCHIVED
     archived = ArchivedEvent.model_validate(out.event.model_dump())
-    assert archived.data.classification.archival_code == "Z109-XK·2026-D30-SCJG-0001"
+    assert archived.data.classification.archival_code == f"Z109-XK·2026-{RET}-SCJG-0001"
     assert archived.correlationid == f"corr-{rec.case_number}"
-    prefix = archived.data.package.prefix
-    keys = set(store.buckets["archive"])
-    assert {
-        prefix + "bagit.txt",
-        prefix + "manifest-sha256.txt",
-        prefix + "tagmanifest-sha256.txt",
-        prefix + "bag-info.txt",
-        prefix + "archive-record.json",
-    } <= keys
-    manifest = store.buckets["archive"][prefix + "manifest-sha256.txt"][0].decode()
+    # One package object per case: a tar of the BagIt bag (docs/packages.md).
+    from services.storage.bag import read_package
+
+    assert set(store.buckets["archive"]) == {archived.data.package.key}
+    package = read_package(store.buckets["archive"][archived.data.package.key][0])
+    assert {"bagit.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt", "bag-info.txt", "archive-record.json"} <= set(
+        package.tag_files
+    )
+    manifest = package.tag_files["manifest-sha256.txt"].decode()
     assert f"{hashlib.sha256(PDF).hexdigest()}  data/result/001-决定书.pdf" in manifest
     assert f"{hashlib.sha256(SCAN).hexdigest()}  data/result/002-营业执照.jpg" in manifest
     assert archived.data.package.manifest_sha256 == hashlib.sha256(manifest.encode()).hexdigest()
@@ -106,10 +121,12 @@ async def test_redelivering_a_case_changes_nothing_and_re_emits_the_same_archive
     store, index = InMemoryObjectStore(), InMemoryIndex()
     first = await _run_all(completed_event(record(), event_id="e-1"), store, index)
     puts = store.puts
-    second = await _run_all(completed_event(record(), event_id="e-2"), store, index)
-    assert second.event.id == first.event.id
-    assert second.event.model_dump() == first.event.model_dump()
+    again = await _run_all(completed_event(record(), event_id="e-1"), store, index)  # a redelivery
     assert store.puts == puts, "a redelivered case must not write objects again"
+    resent = await _run_all(completed_event(record(), event_id="e-2"), store, index)  # the platform resends
+    assert store.puts == puts + 1, "only the resent event itself is kept beside the first one"
+    assert again.event.id == resent.event.id == first.event.id
+    assert again.event.model_dump() == resent.event.model_dump() == first.event.model_dump()
     assert len(index.records) == 1
 
 
@@ -120,8 +137,8 @@ async def test_item_numbers_continue_within_a_series_and_restart_in_another():
         out = await _run_all(completed_event(record(case_number=f"SCJG-2026-{n:06d}")), store, index)
         codes.append(out.event.data.classification.archival_code)
     other = await _run_all(completed_event(record(case_number="ZJ-1", department_code="ZJJ-DEPT")), store, index)
-    assert codes == ["Z109-XK·2026-D30-SCJG-0001", "Z109-XK·2026-D30-SCJG-0002", "Z109-XK·2026-D30-SCJG-0003"]
-    assert other.event.data.classification.archival_code == "Z109-XK·2026-D30-ZJJ-0001"
+    assert codes == [f"Z109-XK·2026-{RET}-SCJG-000{n}" for n in (1, 2, 3)]
+    assert other.event.data.classification.archival_code == f"Z109-XK·2026-{RET}-ZJJ-0001"
 
 
 def test_archival_code_follows_da_t_22():
