@@ -3,9 +3,13 @@ platform file service with its failure modes, and authentication of events."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -166,3 +170,30 @@ async def test_bad_signature_unknown_platform_and_reused_event_ids(pipeline, pla
     seen, complete = await read_topics(pipeline, [topics.ARCHIVED], done=replayed, timeout=120)
     assert complete
     assert len({s.event["id"] for s in seen if s.key == good["subject"]}) == 1
+
+
+async def test_a_case_rejected_for_its_mapping_is_archived_by_replay_once_the_mapping_is_fixed(pipeline, platforms):
+    case = _fresh(generate_cases(1, seed=5050, wrong_digest_every=None)[0], "replay")
+    # the platform is registered with the wrong dialect: its events do not map
+    await ensure_platforms(pipeline, {SCJG: ("市场监管登记平台", "zjj-permit/2023")})
+    event = _event(case, SCJG, render(case.record, "scjg-registration/2024"), platforms[SCJG])
+    await publish_events(pipeline, [event])
+    first = await await_outcomes(pipeline, {event["subject"]}, timeout=120)
+    assert [f["code"] for f in first.rejected[event["subject"]]["data"]["failures"]] == ["CAP-MAPPING"]
+
+    await ensure_platforms(pipeline, {SCJG: ("市场监管登记平台", "scjg-registration/2024")})  # the fix
+    replay = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "archivectl", "capture", "replay", "--platform", SCJG, "--event-id", event["id"]],
+        env={**os.environ, "AA_NAMESPACE": pipeline.namespace},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "1 kept source event(s) published" in replay.stdout
+
+    def archived(seen):  # type: ignore[no-untyped-def]
+        return any(s.key == event["subject"] for s in seen)
+
+    _, complete = await read_topics(pipeline, [topics.ARCHIVED], done=archived, timeout=120)
+    assert complete, "the replayed case was not archived"
