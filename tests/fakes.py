@@ -90,21 +90,10 @@ class RecordingPublisher:
 
 
 class InMemoryIndex:
-    """Archival codes and archived records with the same idempotency rules as PgIndex."""
+    """Archived records with the same idempotency rules as PgIndex (codes are classification's store)."""
 
     def __init__(self) -> None:
-        self.series: dict[Series, int] = {}
-        self.codes: dict[str, AllocatedCode] = {}
         self.records: dict[str, tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]] = {}
-
-    async def allocate_archival_code(self, case_key: str, series: Series, format_code: Any) -> AllocatedCode:
-        if case_key in self.codes:
-            found = self.codes[case_key]
-            return AllocatedCode(found.item_number, found.archival_code, newly_allocated=False)
-        number = self.series.get(series, 0) + 1
-        self.series[series] = number
-        self.codes[case_key] = AllocatedCode(number, format_code(series, number), newly_allocated=True)
-        return self.codes[case_key]
 
     async def archived_event(self, case_key: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.records[case_key][2]) if case_key in self.records else None
