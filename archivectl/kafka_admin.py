@@ -34,3 +34,22 @@ async def ensure_topics(settings: ArchiveSettings) -> list[str]:
         return missing
     finally:
         await admin.close()
+
+
+async def delete_namespace_topics(settings: ArchiveSettings) -> list[str]:
+    """Delete every topic of a (test or benchmark) namespace, Faust's own internal topics included.
+
+    Each namespace brings dozens of partitions; left on a long-lived local stack they pile up into
+    thousands of partition directories that the broker must load at every start."""
+    if not settings.namespace:
+        raise ValueError("refusing to delete the topics of the default namespace")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="archivectl")
+    await admin.start()
+    try:
+        prefix = f"{settings.namespace}."
+        doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()

@@ -50,6 +50,10 @@ async def prepared(settings: ArchiveSettings) -> AsyncIterator[ArchiveSettings]:
     await ensure_topics(settings)
     await upgrade(settings)
     yield settings
+    if not os.environ.get("AA_TEST_NAMESPACE"):  # a namespace of its own: leave no partitions behind
+        from archivectl.kafka_admin import delete_namespace_topics
+
+        await delete_namespace_topics(settings)
 
 
 @pytest.fixture(scope="session")

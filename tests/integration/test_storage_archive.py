@@ -236,6 +236,19 @@ async def test_overwriting_an_archived_package_is_refused_and_nothing_replaces_i
     with pytest.raises(S3Error) as refused:
         await asyncio.to_thread(client._put_object, bucket, key, b"forged package", headers)
     assert refused.value.code == "PreconditionFailed"
+    # Overwriting the archived package itself — a PUT addressed to its version — is refused by object lock.
+    with pytest.raises(S3Error) as locked:
+        await asyncio.to_thread(
+            client._execute,
+            "PUT",
+            bucket,
+            key,
+            body=b"forged package",
+            headers={"Content-Length": "14"},
+            query_params={"versionId": version},
+        )
+    assert locked.value.message == "Object is WORM protected and cannot be overwritten"
+    assert await archive.store.get_bytes(bucket, key, version_id=version) == original
     # An unconditional PUT cannot touch the archived version either: S3 adds a new version beside it,
     # and the locked one stays byte for byte (it cannot be deleted, see above; the index, the fixity
     # audit and the rebuild read the archived version).

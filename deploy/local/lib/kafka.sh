@@ -179,8 +179,11 @@ kafka_probe() {
 # Wait until the broker logged its start (after byte OFFSET of the log) and
 # answers a metadata request; fail early if the JVM dies.
 kafka_wait() {
-  local pid=$1 offset=$2 deadline
+  local pid=$1 offset=$2 deadline size last_size=-1 said=0 hard
   deadline=$(($(now) + AA_KAFKA_START_TIMEOUT))
+  # A broker with many partitions (test namespaces pile up on a long-lived stack) spends a while
+  # loading them; as long as its log grows it is working, so the deadline moves — up to a hard cap.
+  hard=$(($(now) + ${AA_KAFKA_MAX_START_SECONDS:-600}))
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
       log_tail "$KAFKA_OUT" 5; log_tail "$KAFKA_LOG" 10
@@ -191,8 +194,19 @@ kafka_wait() {
        port_open "$AA_BIND_HOST" "$AA_KAFKA_PORT"; then
       break
     fi
+    size=$(stat -c %s "$KAFKA_LOG" 2>/dev/null || echo 0)
+    if ((size != last_size)); then
+      last_size=$size
+      if (($(now) + 15 > deadline && deadline < hard)); then
+        deadline=$(($(now) + 15))
+        if ((!said)); then
+          say "kafka: still loading its partitions ($(find "$AA_STACK_DIR/kafka/data" -maxdepth 1 -type d 2>/dev/null | wc -l) log dirs), waiting while its log grows…"
+          said=1
+        fi
+      fi
+    fi
     if (($(now) >= deadline)); then
-      fail kafka "did not answer on $KAFKA_ADDR within ${AA_KAFKA_START_TIMEOUT}s" "$KAFKA_LOG"
+      fail kafka "did not answer on $KAFKA_ADDR: not up after ${AA_KAFKA_START_TIMEOUT}s and its log idle for 15s since, or ${AA_KAFKA_MAX_START_SECONDS:-600}s in all; \`deploy/local/stack.sh reset\` clears piled-up test topics" "$KAFKA_LOG"
       return 1
     fi
     sleep 0.5
