@@ -297,6 +297,9 @@ class InMemoryQuarantine:
         failures,  # type: ignore[no-untyped-def]
         rejected_event_id,
         correlation_id,
+        department_code=None,
+        department_name=None,
+        item_code=None,
     ):
         self.entries.setdefault(
             case_key,
@@ -305,6 +308,7 @@ class InMemoryQuarantine:
                 "case_number": case_number,
                 "revision": revision,
                 "failures": failures,
+                "department_code": department_code,
                 "status": "open",
                 "closed_by_revision": None,
                 "rejected_event_id": rejected_event_id,

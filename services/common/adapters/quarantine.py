@@ -96,11 +96,15 @@ class PgQuarantine:
         failures: list[dict[str, Any]],
         rejected_event_id: str,
         correlation_id: str | None,
+        department_code: str | None = None,
+        department_name: str | None = None,
+        item_code: str | None = None,
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO quarantine (case_key, source_platform, case_number, revision, case_title, failures,
-                   rejected_event_id, correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                   rejected_event_id, correlation_id, department_code, department_name, item_code)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                    ON CONFLICT (case_key) DO NOTHING""",
                 case_key,
                 platform,
@@ -110,6 +114,9 @@ class PgQuarantine:
                 json.dumps(failures, ensure_ascii=False),
                 rejected_event_id,
                 correlation_id,
+                department_code,
+                department_name,
+                item_code,
             )
             await self._close_earlier(conn, platform, case_number, revision, "superseded")
 
