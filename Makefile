@@ -6,7 +6,7 @@ CTL := $(PY) -m archivectl
 SAMPLES ?= 30
 BENCH_CASES ?= 2000
 
-.PHONY: help up down test test-unit test-integration test-e2e bench lint format python stack-up stack-down \
+.PHONY: help up down test browser test-unit test-integration test-e2e bench lint format python stack-up stack-down \
         stack-status services-start services-stop services-status topics migrate feed summary snapshots
 
 help:
@@ -35,7 +35,7 @@ migrate: python
 	@$(CTL) migrate
 
 services-start: python
-	@echo "services: starting capture, validation, classification, storage"
+	@echo "services: starting capture, validation, classification, storage, query"
 	@$(CTL) services start
 
 services-stop: python
@@ -56,6 +56,9 @@ down:
 	@if [ -x $(PY) ]; then $(CTL) services stop; fi
 	@deploy/local/stack.sh down
 
+browser:
+	@deploy/local/browser.sh
+
 lint: python
 	@$(PY) -m ruff check .
 
@@ -65,7 +68,7 @@ format: python
 snapshots: python
 	@$(PY) -m contracts.snapshots
 
-test: python stack-up lint
+test: python stack-up browser lint
 	@$(PY) -m pytest -m "unit or integration or e2e" -ra
 
 test-unit: python
@@ -74,7 +77,7 @@ test-unit: python
 test-integration: python stack-up
 	@$(PY) -m pytest -m integration -ra
 
-test-e2e: python stack-up
+test-e2e: python stack-up browser
 	@$(PY) -m pytest -m e2e -ra
 
 bench: python stack-up topics

@@ -1,4 +1,5 @@
-"""Starting and stopping the four pipeline services as background processes on this machine.
+"""Starting and stopping the services as background processes on this machine: the four pipeline
+workers and the query service (HTTP API and dashboard).
 
 `make up` and the end-to-end tests both use this, so the tests run the services exactly the way a
 person does: separate processes, their own consumer groups, JSON logs under .stack/logs/."""
@@ -18,6 +19,8 @@ from pathlib import Path
 from services.common.metrics import DEFAULT_PORTS
 
 PIPELINE = ("capture", "validation", "classification", "storage")
+SERVICES = (*PIPELINE, "query")
+QUERY_HTTP_PORT = 8700  # the query service's API and dashboard; metrics stay on their own port
 REPO = Path(__file__).resolve().parent.parent
 # Children started by this process, so an exited child is seen as stopped (not as a zombie pid).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -29,6 +32,11 @@ class ServiceProcess:
     pid_file: Path
     log_file: Path
     metrics_port: int
+    http_port: int | None = None  # the query service's API
+
+    @property
+    def url(self) -> str | None:
+        return f"http://127.0.0.1:{self.http_port}" if self.http_port else None
 
     def pid(self) -> int | None:
         try:
@@ -45,18 +53,18 @@ class ServiceProcess:
 
 
 def free_metrics_offset() -> int:
-    """An offset at which all four services' metrics ports are free: test sessions and benchmarks may run
-    their pipelines beside `make up` and beside each other on one machine."""
+    """An offset at which all services' metrics ports and the query service's HTTP port are free: test
+    sessions and benchmarks may run their pipelines beside `make up` and beside each other on one machine."""
     for _ in range(50):
         offset = random.randrange(20000, 40000)
         try:
-            for port in DEFAULT_PORTS.values():
+            for port in (*DEFAULT_PORTS.values(), QUERY_HTTP_PORT):
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", port + offset))
             return offset
         except OSError:
             continue
-    raise RuntimeError("no free metrics ports found between 29101 and 49105")
+    raise RuntimeError("no free ports found for an offset between 20000 and 40000 (metrics 91xx, query 8700)")
 
 
 def _layout(namespace: str, metrics_offset: int, stack_dir: Path) -> list[ServiceProcess]:
@@ -67,8 +75,9 @@ def _layout(namespace: str, metrics_offset: int, stack_dir: Path) -> list[Servic
             stack_dir / "run" / f"{label}-{name}.pid",
             stack_dir / "logs" / f"{label}-{name}.log",
             DEFAULT_PORTS[name] + metrics_offset,
+            QUERY_HTTP_PORT + metrics_offset if name == "query" else None,
         )
-        for name in PIPELINE
+        for name in SERVICES
     ]
 
 
@@ -94,6 +103,7 @@ def start(
             **(extra_env or {}),
             "AA_NAMESPACE": namespace,
             "AA_METRICS_PORT": str(proc.metrics_port),
+            **({"AA_QUERY_PORT": str(proc.http_port)} if proc.http_port else {}),
             "PYTHONUNBUFFERED": "1",
         }
         with proc.log_file.open("ab") as log:
@@ -132,5 +142,28 @@ def stop(
         proc.pid_file.unlink(missing_ok=True)
 
 
-def status(namespace: str = "", stack_dir: Path | None = None) -> list[tuple[ServiceProcess, int | None]]:
-    return [(p, p.pid()) for p in _layout(namespace, 0, stack_dir or REPO / ".stack")]
+def status(
+    namespace: str = "", stack_dir: Path | None = None, services: tuple[str, ...] = SERVICES
+) -> list[tuple[ServiceProcess, int | None]]:
+    return [(p, p.pid()) for p in _layout(namespace, 0, stack_dir or REPO / ".stack") if p.name in services]
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: ServiceProcess | None = None) -> None:
+    """Wait until `url` answers (any HTTP status); fail early, naming the log, if the process died."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError as exc:
+            if proc is not None and proc.pid() is None:
+                raise RuntimeError(f"{proc.name} exited during start-up; see {proc.log_file}") from exc
+            if time.monotonic() > deadline:
+                where = f"; see {proc.log_file}" if proc else ""
+                raise RuntimeError(f"{url} did not answer within {timeout:.0f}s{where}") from exc
+        time.sleep(0.3)

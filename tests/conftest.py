@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from archivectl import local_services as local_services_module
 from services.common.settings import ArchiveSettings
 
 STACK_HINT = "the local stack is not running: start it with `make stack-up` (make test does this itself)"
@@ -74,3 +75,20 @@ def pipeline(prepared: ArchiveSettings) -> Iterator[ArchiveSettings]:
         yield prepared
     finally:
         local_services.stop(prepared.namespace)
+
+
+@pytest.fixture(scope="session")
+def query_service(prepared: ArchiveSettings) -> Iterator[local_services_module.ServiceProcess]:
+    """The query service (API and dashboard) as its own process in the session's namespace, exactly as
+    `make up` runs it; `.url` is its base URL. Works beside `pipeline` (same namespace, same data)."""
+    from archivectl import local_services
+
+    offset = local_services.free_metrics_offset()
+    (proc,) = local_services.start(
+        prepared.namespace, metrics_offset=offset, services=("query",), extra_env={"AA_LOG_LEVEL": "INFO"}
+    )
+    try:
+        local_services.wait_http(f"{proc.url}/healthz", timeout=60, proc=proc)
+        yield proc
+    finally:
+        local_services.stop(prepared.namespace, services=("query",))

@@ -55,13 +55,16 @@ def cmd_migrate(settings: ArchiveSettings, _: argparse.Namespace) -> int:
 
 def cmd_services(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     if args.action == "start":
-        for proc in local_services.start(settings.namespace):
+        for proc in local_services.start(settings.namespace, services=local_services.SERVICES):
             print(
                 f"  {proc.name:<15} pid {proc.pid()}  metrics http://127.0.0.1:{proc.metrics_port}/metrics  "
                 f"log {proc.log_file.relative_to(local_services.REPO)}"
             )
+            if proc.url:
+                local_services.wait_http(f"{proc.url}/healthz", proc=proc)
+                print(f"  {'':<15} API {proc.url}/docs  dashboard {proc.url}/dashboard")
     elif args.action == "stop":
-        local_services.stop(settings.namespace)
+        local_services.stop(settings.namespace, services=local_services.SERVICES)
         print("services: stopped")
     else:
         for proc, pid in local_services.status(settings.namespace):
@@ -121,7 +124,7 @@ def cmd_summary(settings: ArchiveSettings, args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sub.add_parser("topics", help="create the v1 topics that are missing").set_defaults(run=cmd_topics)
     sub.add_parser("migrate", help="bring the index database to the newest schema").set_defaults(run=cmd_migrate)
-    services = sub.add_parser("services", help="run the four pipeline services in the background")
+    services = sub.add_parser("services", help="run the four pipeline services and the query service in the background")
     services.add_argument("action", choices=["start", "stop", "status"])
     services.set_defaults(run=cmd_services)
     feed = sub.add_parser("feed", help="publish the deterministic sample cases")
