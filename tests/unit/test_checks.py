@@ -115,6 +115,8 @@ async def test_a_rejected_case_is_quarantined_and_its_corrected_revision_closes_
     first = await _run(bad, store=store, quarantine=quarantine)
     assert first.topic == topics.REJECTED
     assert quarantine.entries[bad.case_key]["status"] == "open"
+    # The entry says where the case came from: the dashboard counts rejects by department.
+    assert quarantine.entries[bad.case_key]["department_code"] == bad.department_code
     again = await _run(bad, store=store, quarantine=quarantine)  # redelivery: same verdict, same entry
     assert again.event.id == first.event.id and len(quarantine.entries) == 1
     fixed = corrected(bad, corpus["valid-organisation"].record)
