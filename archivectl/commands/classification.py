@@ -8,16 +8,23 @@ import asyncio
 import getpass
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from archivectl.feed import producer_for
-from contracts.v1 import ClassifiedEvent, ValidatedEvent, topics
+from contracts.v1 import ClassifiedEvent, topics
 from services.classification.config import ClassificationSettings
 from services.classification.domain import decision_from_rule
-from services.classification.schedule import Schedule, ScheduleError, load_schedule_file, parse_document
-from services.classification.steps import install_schedule, manual_decision, record_decision
+from services.classification.review import (
+    ReviewRefused,
+    check_values,
+    decide_review,
+    decided_event,
+    describe,
+    load_schedule,
+)
+from services.classification.schedule import Schedule, ScheduleError, load_schedule_file
+from services.classification.steps import install_schedule
 from services.common.adapters.schedule_store import PgClassificationStore, ScheduleVersionConflict
 from services.common.codec import encode_event
 from services.common.settings import ArchiveSettings
@@ -31,11 +38,7 @@ def _fail(message: str) -> int:
 
 
 async def _schedule(store: PgClassificationStore, version: str | None) -> Schedule:
-    version = version or await store.active_version()
-    if version is None:
-        raise KeyError("no retention schedule is in force: load one with `archivectl schedule load FILE`")
-    document, sha256 = await store.schedule_document(version)
-    return parse_document(document, f"version {version} (database)", sha256=sha256)
+    return await load_schedule(store, version)
 
 
 def _progress(done: int, total: int) -> None:
@@ -111,12 +114,7 @@ def _parse_values(pairs: list[str] | None) -> dict[str, str]:
         if not sep or not value:
             raise ValueError(f"--values takes KEY=VALUE pairs, got {pair!r}")
         values[key.strip()] = value.strip()
-    unknown = set(values) - {"retention", "category", "class", "security", "sharing", "organisation"}
-    if unknown:
-        raise ValueError(
-            f"unknown value(s) {', '.join(sorted(unknown))}: retention, category, class, security, sharing"
-        )
-    return values
+    return check_values(values)
 
 
 async def publish_classified(settings: ArchiveSettings, event: ClassifiedEvent) -> None:
@@ -166,10 +164,10 @@ async def _decide(
 ) -> int:
     case_key = review["case_key"]
     if review["status"] == "decided":
-        prior = await store.prior(case_key)
-        if prior.classified_event is None:
-            return _fail(f"{case_key} is marked decided but has no classification; report this")
-        event = ClassifiedEvent.model_validate(prior.classified_event)
+        try:
+            event = await decided_event(store, review)
+        except ReviewRefused as exc:
+            return _fail(str(exc))
         await publish_classified(settings, event)
         print(
             f"{case_key} was already decided by {review['decided_by']}; its classified event "
@@ -179,47 +177,24 @@ async def _decide(
     if bool(args.rule) == bool(args.values):
         return _fail("give exactly one of --rule RULE_ID or --values KEY=VALUE ...")
     csettings = ClassificationSettings(**settings.model_dump())
-    organisations = csettings.organisation_codes()
     try:
-        values = _parse_values(args.values)
-        if args.organisation:
-            values["organisation"] = args.organisation
-        schedule = await _schedule(store, args.version)
-        validated = ValidatedEvent.model_validate(review["validated_event"])
-        decision = manual_decision(
-            schedule=schedule,
+        decision = await decide_review(
+            store,
+            review,
             decided_by=args.by,
-            decided_at=datetime.now(UTC),
+            fonds_code=csettings.fonds_code,
+            organisations=csettings.organisation_codes(),
             rule_id=args.rule,
-            values=values or None,
+            values=_parse_values(args.values) or None,
+            organisation=args.organisation,
+            note=args.note,
+            version=args.version,
         )
-    except (ValueError, KeyError) as exc:
-        return _fail(str(exc.args[0] if isinstance(exc, KeyError) else exc))
-    if decision.organisation_code is None and organisations.lookup(validated.data.case) is None:
-        return _fail(
-            f"no organisation code is configured for {validated.data.case.source_platform}: "
-            "give one with --organisation CODE (or add it to organisations.yaml)"
-        )
-    record = {
-        "rule_id": args.rule,
-        "values": values or None,
-        "schedule_version": schedule.version,
-        "note": args.note,
-    }
-    classified, created = await record_decision(
-        validated,
-        decision,
-        store=store,
-        fonds_code=csettings.fonds_code,
-        organisations=organisations,
-        review_decision=record,
-    )
-    await publish_classified(settings, classified)
-    c = classified.data.classification
+    except (ReviewRefused, ValueError) as exc:
+        return _fail(str(exc))
+    await publish_classified(settings, decision.event)
     print(
-        f"{case_key}: {'decided' if created else 'was already classified'} — {c.archival_code} "
-        f"({c.category_code}/{c.class_code}, {c.retention.value}, {c.security_level}, sharing {c.sharing_level.value}, "
-        f"rule {c.rule_id}); published to {settings.topic(topics.CLASSIFIED)}, storage archives it next"
+        f"{case_key}: {describe(decision)}; published to {settings.topic(topics.CLASSIFIED)}, storage archives it next"
     )
     return 0
 

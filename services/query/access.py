@@ -1,7 +1,7 @@
 """Who may do what with the archive: roles, permissions and scopes, as data and pure functions.
 
-docs/access.md is the readable form of this module, and tests/integration/test_query_access.py checks
-every role × endpoint × sharing level against it. The rules:
+docs/access.md is the readable form of this module, and tests/integration/test_query_access_matrix.py
+checks every role × endpoint × sharing level against it. The rules:
 
 - A **permission** names an endpoint family (search, read a record, download a file, …). A role either
   has it or gets 403.

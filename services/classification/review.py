@@ -1,0 +1,131 @@
+"""Deciding a case that waits in the manual review queue — one place for `archivectl review decide` and
+the query API's `POST /api/v1/reviews/{case_key}/decide`.
+
+A reviewer picks a rule of a schedule version, or gives the values themselves; the decision is recorded
+with the archival code in one transaction (services/classification/steps.py `record_decision`), and the
+caller publishes the classified event so that storage archives the case. A case decided before is not
+decided again: its classified event of record is what gets published (same event id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from contracts.v1 import ClassifiedEvent, ValidatedEvent
+from services.classification.domain import OrganisationCodes
+from services.classification.schedule import Schedule, parse_document
+from services.classification.steps import ClassificationStore, ScheduleVersions, manual_decision, record_decision
+
+VALUE_KEYS = ("retention", "category", "class", "security", "sharing")
+
+
+class ReviewRefused(ValueError):
+    """The decision cannot be taken as given; the message says what to change."""
+
+
+class ReviewStore(ClassificationStore, ScheduleVersions, Protocol):
+    """What deciding needs of the classification store (PgClassificationStore is one)."""
+
+
+async def load_schedule(store: ReviewStore, version: str | None) -> Schedule:
+    """The schedule `version`, or the one in force. Raises KeyError with what to do when there is none."""
+    version = version or await store.active_version()
+    if version is None:
+        raise KeyError("no retention schedule is in force: load one with `archivectl schedule load FILE`")
+    document, sha256 = await store.schedule_document(version)
+    return parse_document(document, f"version {version} (database)", sha256=sha256)
+
+
+def check_values(values: Mapping[str, str]) -> dict[str, str]:
+    """The reviewer's values, refusing names the decision does not know."""
+    unknown = set(values) - {*VALUE_KEYS, "organisation"}
+    if unknown:
+        raise ValueError(f"unknown value(s) {', '.join(sorted(unknown))}: {', '.join(VALUE_KEYS)}")
+    return {k: str(v).strip() for k, v in values.items()}
+
+
+async def decided_event(store: ReviewStore, review: Mapping[str, Any]) -> ClassifiedEvent:
+    """The classified event of record of a case already decided (to publish again, same id)."""
+    prior = await store.prior(review["case_key"])
+    if prior.classified_event is None:
+        raise ReviewRefused(f"{review['case_key']} is marked decided but has no classification; report this")
+    return ClassifiedEvent.model_validate(prior.classified_event)
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    event: ClassifiedEvent
+    created: bool  # False: the case had been classified already (a race with another reviewer)
+
+
+async def decide_review(
+    store: ReviewStore,
+    review: Mapping[str, Any],
+    *,
+    decided_by: str,
+    fonds_code: str,
+    organisations: OrganisationCodes,
+    rule_id: str | None = None,
+    values: Mapping[str, str] | None = None,
+    organisation: str | None = None,
+    note: str | None = None,
+    version: str | None = None,
+    organisation_hint: str = "--organisation CODE",
+) -> ReviewDecision:
+    """Decide a waiting case by a rule (`rule_id`) or by `values`; record it with its archival code.
+    Raises ReviewRefused, saying why, when the decision cannot be taken; nothing is recorded then.
+    Publishing the event is the caller's (both callers publish to archive.classified.v1)."""
+    if review["status"] != "waiting":
+        raise ReviewRefused(f"{review['case_key']} is {review['status']}, not waiting for a decision")
+    if bool(rule_id) == bool(values):
+        raise ReviewRefused("give exactly one of a rule id or the values (retention, category, class, ...)")
+    try:
+        given = check_values(values or {})
+        if organisation:
+            given["organisation"] = organisation
+        schedule = await load_schedule(store, version)
+        validated = ValidatedEvent.model_validate(review["validated_event"])
+        decision = manual_decision(
+            schedule=schedule,
+            decided_by=decided_by,
+            decided_at=datetime.now(UTC),
+            rule_id=rule_id or None,
+            values=given or None,
+        )
+    except KeyError as exc:
+        raise ReviewRefused(str(exc.args[0])) from exc
+    except ValueError as exc:
+        raise ReviewRefused(str(exc)) from exc
+    if decision.organisation_code is None and organisations.lookup(validated.data.case) is None:
+        raise ReviewRefused(
+            f"no organisation code is configured for {validated.data.case.source_platform}: "
+            f"give one with {organisation_hint} (or add it to organisations.yaml)"
+        )
+    record = {
+        "rule_id": rule_id or None,
+        "values": given or None,
+        "schedule_version": schedule.version,
+        "note": note,
+    }
+    classified, created = await record_decision(
+        validated,
+        decision,
+        store=store,
+        fonds_code=fonds_code,
+        organisations=organisations,
+        review_decision=record,
+    )
+    return ReviewDecision(classified, created)
+
+
+def describe(decision: ReviewDecision) -> str:
+    """One line on what was decided (CLI output, API logs)."""
+    c = decision.event.data.classification
+    return (
+        f"{'decided' if decision.created else 'was already classified'} — {c.archival_code} "
+        f"({c.category_code}/{c.class_code}, {c.retention.value}, {c.security_level}, sharing {c.sharing_level.value}, "
+        f"rule {c.rule_id})"
+    )

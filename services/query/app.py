@@ -1,0 +1,169 @@
+"""The query service's composition root: `create_app(settings)` builds the FastAPI app, its routes, the
+audit middleware, and (at start-up) the database pool and object-store client it keeps in `app.state`.
+
+Only `/healthz` and the login form (`GET /login`) answer without credentials; the OpenAPI description
+(`/docs`, `/openapi.json`) needs a key with `docs.read` like any other endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from services.common.adapters.object_store import MinioObjectStore
+from services.common.index.migrate import upgrade
+from services.query import dashboard
+from services.query.access import Caller, Permission
+from services.query.adapters.api_keys import PgApiKeys
+from services.query.adapters.audit_log import PgAuditLog
+from services.query.adapters.query_store import PgQueryStore
+from services.query.auth import COOKIE_NAME, AuditMiddleware, any_caller, authenticate, require
+from services.query.config import QuerySettings
+from services.query.routes import audit, files, queues, records, stats
+
+log = logging.getLogger(__name__)
+
+TITLE = "approval-archive query API"
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>登录 · approval-archive</title>
+<style>body{{font-family:sans-serif;max-width:28rem;margin:4rem auto}}input{{width:100%;padding:.4rem}}
+.error{{color:#a00}}</style></head>
+<body><h1>档案查询 · 登录</h1>
+<p>Paste the API key the archive centre gave you (aa_…). 请输入档案中心发放的访问密钥。</p>
+{error}
+<form method="post" action="/login"><label for="key">API key</label>
+<input id="key" name="key" type="password" autocomplete="off" required>
+<p><button type="submit">Log in · 登录</button></p></form></body></html>
+"""
+
+
+def _login_page(error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    shown = f'<p class="error">{html.escape(error)}</p>' if error else ""
+    return HTMLResponse(LOGIN_PAGE.format(error=shown), status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "aa_<key id>_<secret>"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
+        }
+        schema["security"] = [{"bearer": []}, {"apiKey": []}, {"cookie": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(settings: QuerySettings | None = None) -> FastAPI:
+    settings = settings or QuerySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await upgrade(settings)
+        pool = await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=settings.query_pg_pool_size)
+        app.state.pool = pool
+        app.state.store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+        app.state.keys = PgApiKeys(pool)
+        app.state.audit = PgAuditLog(pool)
+        app.state.queries = PgQueryStore(pool)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description="Search, retrieval, exception queues, statistics and the audit log of the archive. "
+        "Every request needs an API key (docs/access.md) and is written to the audit log.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(AuditMiddleware)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            ok = await asyncio.wait_for(request.app.state.queries.ping(), timeout=2)
+        except Exception as exc:  # the pool is not there or the database does not answer
+            return JSONResponse({"status": "unavailable", "detail": f"database: {exc!r}"}, status_code=503)
+        return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form() -> HTMLResponse:
+        return _login_page()
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request, key: Annotated[str, Form()] = "") -> Response:
+        from fastapi import HTTPException
+
+        try:
+            caller = await authenticate(request, "session.login", key=key.strip() or None)
+        except HTTPException as exc:
+            return _login_page(str(exc.detail), status_code=exc.status_code)
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.set_cookie(
+            COOKIE_NAME,
+            key.strip(),
+            max_age=settings.session_max_age_seconds,
+            httponly=True,
+            samesite="strict",
+            secure=settings.cookie_secure,
+            path="/",
+        )
+        log.info("logged in", extra={"key_id": caller.key_id, "role": caller.role.value})
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(caller: Annotated[Caller, Depends(any_caller)]) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(caller: Annotated[Caller, Depends(require(Permission.DOCS_READ))]) -> JSONResponse:
+        return JSONResponse(_openapi_with_security(app))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(caller: Annotated[Caller, Depends(require(Permission.DOCS_READ))]) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{TITLE} — docs")
+
+    # The file route first: `/records/{case_key:path}` would otherwise swallow `…/files/1`.
+    app.include_router(files.router)
+    app.include_router(records.router)
+    app.include_router(queues.router)
+    app.include_router(stats.router)
+    app.include_router(audit.router)
+    app.include_router(dashboard.router)
+    _send_browsers_to_login(app)
+    return app
+
+
+def _send_browsers_to_login(app: FastAPI) -> None:
+    """A person who opens /dashboard (or /docs) without a session gets the login form, not a JSON 401;
+    programs (no `text/html` in Accept) keep getting the JSON answer."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def login_or_json(request: Request, exc: StarletteHTTPException) -> Response:
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if exc.status_code == 401 and wants_page:
+            return RedirectResponse("/login", status_code=303)
+        return await http_exception_handler(request, exc)

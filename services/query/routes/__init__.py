@@ -1,0 +1,1 @@
+"""The query service's endpoints, one module per family (records, files, queues, stats, audit)."""

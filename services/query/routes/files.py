@@ -1,0 +1,211 @@
+"""File download: the file's bytes, read with one ranged GET from its package object and verified on the
+way out.
+
+The response carries the digests recorded at archiving (`Repr-Digest: sha-256=:…:` and `X-Archive-SM3`)
+and its exact length. SHA-256 is computed over the bytes as they stream; the last chunk is held back
+until the digest is known. When the bytes do not match — or the object store refuses or breaks off the
+read — the response is aborted (the client sees a connection closed before Content-Length bytes, never
+a clean end of body), a failed fixity check is recorded, an audit row says so, the fixity alert counter
+goes up and the log says what to do. docs/query.md explains how a client verifies a download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from minio.error import S3Error
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError, ResponseError
+
+from services.query.access import Caller, Permission
+from services.query.adapters.query_store import PgQueryStore
+from services.query.auth import audit_now, note, require
+from services.query.routes.records import record_in_scope
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/records", tags=["records"])
+
+CHUNK = 64 * 1024
+AGENT = "urn:approval-archive:query#download"
+WHAT_TO_DO = (
+    "run `archivectl fixity audit --all` to check every package (it publishes archive.fixity.failed.v1 for "
+    "each damaged one), then restore the damaged package from a replica"
+)
+
+
+class DownloadAborted(Exception):
+    """The bytes did not verify; raised from the body so the server breaks off the response."""
+
+
+def content_disposition(file_name: str) -> str:
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in file_name) or "file"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+def repr_digest(sha256_hex: str) -> str:
+    return f"sha-256=:{base64.b64encode(bytes.fromhex(sha256_hex)).decode()}:"
+
+
+def _source(record: dict[str, Any], file: dict[str, Any]) -> tuple[str, str, str | None, int]:
+    """(bucket, key, version id, offset): the package object and the file's place in it; a record of the
+    earlier prefix layout keeps each file as an object of its own."""
+    if record["package_key"] and file["byte_offset"] is not None:
+        return record["package_bucket"], record["package_key"], record["package_version_id"], file["byte_offset"]
+    return record["package_bucket"], file["object_key"], None, 0
+
+
+class _RangedRead:
+    """A ranged GET through the minio client (synchronous; every call runs in a worker thread)."""
+
+    def __init__(self, client: Any, bucket: str, key: str, version_id: str | None, offset: int, length: int) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+        self.version_id, self.offset, self.length = version_id, offset, length
+        self.response: Any = None
+        self.chunks: Any = None
+
+    async def open(self) -> None:
+        def _open() -> Any:
+            return self.client.get_object(
+                self.bucket, self.key, offset=self.offset, length=self.length, version_id=self.version_id
+            )
+
+        if self.length == 0:
+            self.chunks = iter(())
+            return
+        self.response = await asyncio.to_thread(_open)
+        self.chunks = self.response.stream(CHUNK)
+
+    async def next_chunk(self) -> bytes | None:
+        return await asyncio.to_thread(next, self.chunks, None)
+
+    async def close(self) -> None:
+        if self.response is not None:
+            response, self.response = self.response, None
+            await asyncio.to_thread(lambda: (response.close(), response.release_conn()))
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """What the object store said when it answered and refused the data (None: it did not answer at all)."""
+    if isinstance(exc, S3Error):
+        return f"the object store refused the read: {exc.code}: {exc.message}"
+    if isinstance(exc, MaxRetryError) and isinstance(exc.reason, ResponseError):
+        return f"the object store keeps answering {exc.reason} (MinIO does so for data failing its bit-rot check)"
+    return None
+
+
+async def _record_failure(
+    request: Request,
+    record: dict[str, Any],
+    file: dict[str, Any],
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    reason: str,
+    computed: str | None,
+) -> None:
+    from services.storage.fixity import FIXITY_FAILURES  # the alert counter the fixity audit raises too
+
+    queries: PgQueryStore = request.app.state.queries
+    await queries.record_fixity_check(
+        {
+            "case_key": record["case_key"],
+            "package_bucket": bucket,
+            "package_key": key,
+            "version_id": version_id,
+            "checked_at": datetime.now(UTC),
+            "outcome": "fail",
+            "reason": reason,
+            "expected_sha256": file["sha256"],
+            "computed_sha256": computed,
+            "failed_paths": [file["path_in_package"] or file["file_name"]],
+            "agent": AGENT,
+        }
+    )
+    FIXITY_FAILURES.inc()
+    log.error(
+        f"file {file['seq']} of {record['case_key']} failed verification while being downloaded, so the download "
+        f"was aborted: {reason}. {WHAT_TO_DO}",
+        extra={"case_key": record["case_key"], "package_key": key, "seq": file["seq"]},
+    )
+
+
+@router.get(
+    "/{case_key:path}/files/{seq:int}",
+    summary="A file's bytes, streamed from its package and verified against its SHA-256 on the way out",
+    response_class=StreamingResponse,
+)
+async def download(
+    request: Request,
+    case_key: str,
+    seq: int,
+    caller: Annotated[Caller, Depends(require(Permission.FILES_DOWNLOAD))],
+) -> StreamingResponse:
+    record = await record_in_scope(request, caller, case_key)
+    queries: PgQueryStore = request.app.state.queries
+    file = await queries.file(case_key, seq)
+    if file is None:
+        raise HTTPException(404, f"record {case_key} has no file {seq} (its detail lists the files)")
+    note(request, seq=seq, file_name=file["file_name"], size=file["size"])
+    bucket, key, version_id, offset = _source(record, file)
+    read = _RangedRead(request.app.state.store.client, bucket, key, version_id, offset, file["size"])
+    try:
+        await read.open()
+    except Exception as exc:
+        refusal = _refusal(exc)
+        await read.close()
+        if refusal is None:
+            log.warning("the object store does not answer", extra={"case_key": case_key, "error": str(exc)})
+            raise HTTPException(503, "the object store does not answer; try again later") from exc
+        await _record_failure(request, record, file, bucket, key, version_id, refusal, None)
+        raise HTTPException(
+            502, f"file {seq} of {case_key} cannot be read from the archive: {refusal}; the archive centre is alerted"
+        ) from exc
+
+    expected = file["sha256"]
+
+    async def body() -> AsyncIterator[bytes]:
+        hasher = hashlib.sha256()
+        received = 0
+        held: bytes | None = None
+        problem: str | None = None
+        try:
+            while (chunk := await read.next_chunk()) is not None:
+                hasher.update(chunk)
+                received += len(chunk)
+                if held is not None:
+                    yield held
+                held = chunk
+        except (Urllib3Error, S3Error, OSError) as exc:
+            problem = f"the object store broke off the read after {received} bytes: {exc}"
+        finally:
+            await read.close()
+        computed = hasher.hexdigest()
+        if problem is None and received != file["size"]:
+            problem = f"{received} bytes read, {file['size']} recorded at archiving"
+        if problem is None and computed != expected:
+            problem = f"SHA-256 of the bytes read is {computed}, {expected} was recorded at archiving"
+        if problem is not None:
+            await _record_failure(request, record, file, bucket, key, version_id, problem, computed)
+            await audit_now(request, 500, outcome="aborted", reason=problem)
+            raise DownloadAborted(f"download of file {seq} of {case_key} aborted: {problem}")
+        if held is not None:
+            yield held
+
+    headers = {
+        "Content-Length": str(file["size"]),
+        "Content-Disposition": content_disposition(file["original_file_name"] or file["file_name"]),
+        "Repr-Digest": repr_digest(expected),
+        "Cache-Control": "no-store",
+    }
+    if file.get("sm3"):
+        headers["X-Archive-SM3"] = file["sm3"]
+    return StreamingResponse(body(), media_type=file["media_type"], headers=headers)
