@@ -67,7 +67,9 @@ async def test_garbage_is_dead_lettered_and_the_next_good_case_is_archived(pipel
         assert letter["origin_topic"] == pipeline.topic(topics.APPROVAL_COMPLETED)
         assert letter["origin_offset"] >= 0
         assert base64.b64decode(letter["payload_base64"]) == value
-    assert all(pid is not None for _, pid in local_services.status(pipeline.namespace, services=local_services.PIPELINE)), "a service died"
+    assert all(
+        pid is not None for _, pid in local_services.status(pipeline.namespace, services=local_services.PIPELINE)
+    ), "a service died"
 
 
 async def test_a_readable_record_that_does_not_map_goes_back_to_its_platform(pipeline):

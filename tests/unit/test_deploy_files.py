@@ -37,6 +37,9 @@ def test_compose_runs_the_query_service_on_its_api_and_metrics_ports():
     spec = compose["services"]["query"]
     assert spec["build"]["dockerfile"] == "services/query/Dockerfile"
     assert (REPO / spec["build"]["dockerfile"]).exists()
-    assert spec["ports"] == [f"{QUERY_HTTP_PORT}:{QUERY_HTTP_PORT}", f"{DEFAULT_PORTS['query']}:{DEFAULT_PORTS['query']}"]
+    assert spec["ports"] == [
+        f"{QUERY_HTTP_PORT}:{QUERY_HTTP_PORT}",
+        f"{DEFAULT_PORTS['query']}:{DEFAULT_PORTS['query']}",
+    ]
     assert spec["environment"]["AA_KAFKA_BOOTSTRAP"] == "kafka:19092"
     assert spec["environment"]["AA_QUERY_HOST"] == "0.0.0.0"  # reachable from outside its container
