@@ -6,7 +6,7 @@ CTL := $(PY) -m archivectl
 SAMPLES ?= 30
 BENCH_CASES ?= 2000
 
-.PHONY: help up down test browser test-unit test-integration test-e2e bench lint format python stack-up stack-down \
+.PHONY: help up down test browser operator-key test-unit test-integration test-e2e bench lint format python stack-up stack-down \
         stack-status services-start services-stop services-status topics migrate feed summary snapshots
 
 help:
@@ -47,10 +47,13 @@ services-status: python
 feed: python
 	@$(CTL) feed --count $(SAMPLES)
 
+operator-key: python
+	@$(CTL) key local
+
 summary: python
 	@$(CTL) summary
 
-up: python stack-up topics migrate services-start feed summary
+up: python stack-up topics migrate services-start feed summary operator-key
 
 down:
 	@if [ -x $(PY) ]; then $(CTL) services stop; fi

@@ -78,6 +78,8 @@ async def _key(settings: ArchiveSettings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 0
+        if args.action == "local":
+            return await _local_operator_key(settings, keys)
         if args.action == "revoke":
             try:
                 row = await keys.revoke(args.key_id)
@@ -107,6 +109,34 @@ async def _key(settings: ArchiveSettings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await pool.close()
+
+
+async def _local_operator_key(settings: ArchiveSettings, keys: PgApiKeys) -> int:
+    """The operator key of this machine's `make up`: created once, kept in .stack/ (mode 600), created again
+    when the stack was reset and the database no longer knows it. Never for a production archive."""
+    from archivectl import local_services
+
+    path = local_services.REPO / ".stack" / f"{settings.namespace or 'default'}-operator.key"
+    key = path.read_text().strip() if path.exists() else ""
+    if not key or await keys.authenticate(key) is None:
+        key = await keys.create(
+            "local operator (make up)",
+            Role.OPERATOR,
+            sharing_levels=_default_sharing(Role.OPERATOR),
+            created_by="make up",
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(key + "\n")
+    [(_, query_pid)] = local_services.status(settings.namespace, services=("query",))
+    url = f"http://127.0.0.1:{local_services.QUERY_HTTP_PORT}"
+    print(
+        f"dashboard: {url}/dashboard  API: {url}/docs — log in with the operator key in "
+        f"{path.relative_to(local_services.REPO)} (`archivectl key create` makes keys for others)"
+    )
+    if query_pid is None:
+        print("  (the query service is not running: `make services-start`)", file=sys.stderr)
+    return 0
 
 
 def _default_sharing(role: str) -> list[str]:
@@ -188,6 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     create.add_argument("--expires", help="last day it works (2027-06-30), or a date-time")
     create.add_argument("--by", default=who, help="who issues it (default: the login name)")
     actions.add_parser("list", help="every key, without secrets")
+    actions.add_parser("local", help="the local operator key of `make up` (created once, kept in .stack/)")
     revoke = actions.add_parser("revoke", help="revoke a key: from now on it answers 401")
     revoke.add_argument("key_id")
     key.set_defaults(run=cmd_key)
