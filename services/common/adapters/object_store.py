@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, CopySource
@@ -186,6 +186,13 @@ class MinioObjectStore:
 
         return await asyncio.to_thread(_get)
 
+    def ranged_read(
+        self, bucket: str, key: str, *, offset: int, length: int, version_id: str | None = None, chunk_size: int
+    ) -> RangedRead:
+        """`length` bytes from `offset` of one object version, read chunk by chunk (open, next_chunk, close):
+        a file inside a package is served without reading the package."""
+        return RangedRead(self.client, bucket, key, version_id, offset, length, chunk_size)
+
     async def stat(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None:
         def _stat() -> StoredObject | None:
             try:
@@ -269,3 +276,37 @@ class MinioObjectStore:
             ]
 
         return await asyncio.to_thread(_list)
+
+
+class RangedRead:
+    """A ranged GET through the minio client (synchronous; every call runs in a worker thread). Errors of
+    the object store (S3Error, urllib3's MaxRetryError) reach the caller unchanged: it decides what a
+    refusal means."""
+
+    def __init__(
+        self, client: Minio, bucket: str, key: str, version_id: str | None, offset: int, length: int, chunk_size: int
+    ) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+        self.version_id, self.offset, self.length, self.chunk_size = version_id, offset, length, chunk_size
+        self.response: Any = None
+        self.chunks: Any = None
+
+    async def open(self) -> None:
+        def _open() -> Any:
+            return self.client.get_object(
+                self.bucket, self.key, offset=self.offset, length=self.length, version_id=self.version_id
+            )
+
+        if self.length == 0:
+            self.chunks = iter(())
+            return
+        self.response = await asyncio.to_thread(_open)
+        self.chunks = self.response.stream(self.chunk_size)
+
+    async def next_chunk(self) -> bytes | None:
+        return await asyncio.to_thread(next, self.chunks, None)
+
+    async def close(self) -> None:
+        if self.response is not None:
+            response, self.response = self.response, None
+            await asyncio.to_thread(lambda: (response.close(), response.release_conn()))

@@ -11,7 +11,6 @@ goes up and the log says what to do. docs/query.md explains how a client verifie
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
@@ -61,36 +60,6 @@ def _source(record: dict[str, Any], file: dict[str, Any]) -> tuple[str, str, str
     if record["package_key"] and file["byte_offset"] is not None:
         return record["package_bucket"], record["package_key"], record["package_version_id"], file["byte_offset"]
     return record["package_bucket"], file["object_key"], None, 0
-
-
-class _RangedRead:
-    """A ranged GET through the minio client (synchronous; every call runs in a worker thread)."""
-
-    def __init__(self, client: Any, bucket: str, key: str, version_id: str | None, offset: int, length: int) -> None:
-        self.client, self.bucket, self.key = client, bucket, key
-        self.version_id, self.offset, self.length = version_id, offset, length
-        self.response: Any = None
-        self.chunks: Any = None
-
-    async def open(self) -> None:
-        def _open() -> Any:
-            return self.client.get_object(
-                self.bucket, self.key, offset=self.offset, length=self.length, version_id=self.version_id
-            )
-
-        if self.length == 0:
-            self.chunks = iter(())
-            return
-        self.response = await asyncio.to_thread(_open)
-        self.chunks = self.response.stream(CHUNK)
-
-    async def next_chunk(self) -> bytes | None:
-        return await asyncio.to_thread(next, self.chunks, None)
-
-    async def close(self) -> None:
-        if self.response is not None:
-            response, self.response = self.response, None
-            await asyncio.to_thread(lambda: (response.close(), response.release_conn()))
 
 
 def _refusal(exc: BaseException) -> str | None:
@@ -156,7 +125,9 @@ async def download(
         raise HTTPException(404, f"record {case_key} has no file {seq} (its detail lists the files)")
     note(request, seq=seq, file_name=file["file_name"], size=file["size"])
     bucket, key, version_id, offset = _source(record, file)
-    read = _RangedRead(request.app.state.store.client, bucket, key, version_id, offset, file["size"])
+    read = request.app.state.store.ranged_read(
+        bucket, key, offset=offset, length=file["size"], version_id=version_id, chunk_size=CHUNK
+    )
     try:
         await read.open()
     except Exception as exc:
