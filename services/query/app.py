@@ -11,12 +11,14 @@ import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, Form, Request
+import fastapi_offline
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.index.migrate import upgrade
@@ -30,6 +32,9 @@ from services.query.config import QuerySettings
 from services.query.routes import audit, files, queues, records, stats
 
 log = logging.getLogger(__name__)
+
+SWAGGER_DIR = Path(fastapi_offline.__file__).parent / "static"
+SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 
 TITLE = "approval-archive query API"
 
@@ -111,8 +116,6 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request, key: Annotated[str, Form()] = "") -> Response:
-        from fastapi import HTTPException
-
         try:
             caller = await authenticate(request, "session.login", key=key.strip() or None)
         except HTTPException as exc:
@@ -142,7 +145,22 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs(caller: Annotated[Caller, Depends(require(Permission.DOCS_READ))]) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{TITLE} — docs")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{TITLE} — docs",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str, caller: Annotated[Caller, Depends(require(Permission.DOCS_READ))]) -> Response:
+        # Swagger UI from the fastapi-offline wheel, not a CDN: archive networks are often closed.
+        if name not in SWAGGER_ASSETS:
+            raise HTTPException(404, f"no docs asset {name!r}")
+        return FileResponse(
+            SWAGGER_DIR / name, media_type=SWAGGER_ASSETS[name], headers={"Cache-Control": "max-age=86400"}
+        )
 
     # The file route first: `/records/{case_key:path}` would otherwise swallow `…/files/1`.
     app.include_router(files.router)

@@ -104,7 +104,7 @@ def _fill(endpoint: str, world: QueryWorld, level: str, resolvable: dict[str, st
         path = path.replace("{case_key:path}", NO_REVIEW)
         body = {"rule_id": "SCJG-SL-ZY"}
     path = path.replace("{case_key:path}", world.case_key(level)).replace("{seq:int}", "1")
-    path = path.replace("{name}", "dashboard.js")
+    path = path.replace("{name}", "swagger-ui.css" if path.startswith("/docs/") else "dashboard.js")
     return method, path, body
 
 

@@ -331,6 +331,13 @@ async def test_openapi_needs_a_key_and_describes_the_endpoints(world):
     assert "/api/v1/records" in spec["paths"] and "/api/v1/records/{case_key}/files/{seq}" in spec["paths"]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+    # Swagger UI comes from the service itself: nothing is loaded from a CDN a closed network cannot reach.
+    assert "https://" not in docs.text and "http://" not in docs.text
+    async with world.client(world.keys["supervision"]) as client:
+        script = await client.get("/docs/assets/swagger-ui-bundle.js")
+        unknown = await client.get("/docs/assets/..%2Fapp.py")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert unknown.status_code == 404
 
 
 async def test_revoked_and_expired_keys_are_refused_with_the_reason(world):
