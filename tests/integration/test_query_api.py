@@ -709,6 +709,19 @@ async def test_statistics_per_day_platform_department_and_defect(world):
         assert (await client.get("/api/v1/stats")).status_code == 403
 
 
+async def test_statistics_days_are_china_standard_time_days(world):
+    # 17:00 UTC on 1 March is 01:00 on 2 March in Beijing: the archive's day is the local one.
+    [row] = await world.sql("SELECT case_key, archived_at FROM records ORDER BY case_key LIMIT 1")
+    await world.sql("UPDATE records SET archived_at = '2026-03-01T17:00:00Z' WHERE case_key = $1", row["case_key"])
+    try:
+        async with world.client(world.keys["auditor"]) as client:
+            day = {"by": "day", "from": "2026-03-02", "to": "2026-03-02"}
+            answer = (await client.get("/api/v1/stats", params=day)).json()
+    finally:
+        await world.sql("UPDATE records SET archived_at = $2 WHERE case_key = $1", row["case_key"], row["archived_at"])
+    assert [(i["key"], i["archived"]) for i in answer["items"]] == [("2026-03-02", 1)]
+
+
 async def test_the_audit_log_is_paged_and_verified_for_auditors_only(world):
     async with world.client(world.keys["auditor"]) as client:
         first = (await client.get("/api/v1/audit", params={"limit": 5})).json()

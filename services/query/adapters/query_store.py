@@ -250,7 +250,8 @@ class PgQueryStore:
         self, dimension: str, *, scope: RecordScope, since: date | None, until: date | None
     ) -> list[dict[str, Any]]:
         """Archived records (by archived_at) and rejected case revisions (quarantine entries, by opened_at)
-        per day (UTC), platform or department; for `defect`, failures per check code. `until` is inclusive."""
+        per day (China Standard Time, like the search's dates), platform or department; for `defect`,
+        failures per check code. `until` is inclusive."""
         if dimension not in STATS_DIMENSIONS:
             raise ValueError(f"by must be one of {', '.join(STATS_DIMENSIONS)}")
         rec_args: list[Any] = []
@@ -271,7 +272,10 @@ class PgQueryStore:
             )
             return [dict(r) for r in rows]
         key_rec, key_q = {
-            "day": ("(archived_at AT TIME ZONE 'UTC')::date::text", "(opened_at AT TIME ZONE 'UTC')::date::text"),
+            "day": (
+                "(archived_at AT TIME ZONE 'Asia/Shanghai')::date::text",
+                "(opened_at AT TIME ZONE 'Asia/Shanghai')::date::text",
+            ),
             "platform": ("source_platform", "source_platform"),
             "department": ("department_code", "coalesce(department_code, '(unknown)')"),
         }[dimension]
@@ -309,8 +313,8 @@ class PgQueryStore:
         clauses = []
         if since is not None:
             args.append(since)
-            clauses.append(f"{column} >= (${len(args)}::date::timestamp AT TIME ZONE 'UTC')")
+            clauses.append(f"{column} >= (${len(args)}::date::timestamp AT TIME ZONE 'Asia/Shanghai')")
         if until is not None:
             args.append(until)
-            clauses.append(f"{column} < ((${len(args)}::date + 1)::timestamp AT TIME ZONE 'UTC')")
+            clauses.append(f"{column} < ((${len(args)}::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')")
         return clauses
