@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.envelope import derived_event_id
 from contracts.v1 import (
@@ -81,10 +82,17 @@ def archived_event(number: int, department: str, item: str, sharing: SharingLeve
 
 @pytest.fixture(scope="module")
 async def published(prepared: ArchiveSettings) -> dict[str, object]:
-    """Archived events of two departments × two items (one duplicated), plus garbage, on the namespace's
-    archived-record topic. Department codes are unique to this run, so events other tests put on the topic
-    never match."""
+    """Archived events of two departments × two items (one duplicated), plus garbage, on an archived-record
+    topic of this module's own (in the session's namespace, so it is deleted with it): the e2e tests'
+    archived events on the namespace's topic would otherwise change the consumer's counts."""
     run = uuid.uuid4().hex[:6].upper()
+    topic = prepared.topic(f"example-{run.lower()}.{topics.ARCHIVED}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=prepared.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
     ours, other = f"D{run}A", f"D{run}B"
     item, other_item = f"XK-{run}-1", f"XK-{run}-2"
     events = [
@@ -104,14 +112,14 @@ async def published(prepared: ArchiveSettings) -> dict[str, object]:
     await producer.start()
     try:
         for key, value in messages:
-            await producer.send_and_wait(prepared.topic(topics.ARCHIVED), value, key=str(key).encode())
+            await producer.send_and_wait(topic, value, key=str(key).encode())
     finally:
         await producer.stop()
     return {
         "department": ours,
         "item": item,
         "expected": sorted(e.subject for e in events[:2]),
-        "topic": prepared.topic(topics.ARCHIVED),
+        "topic": topic,
         "bootstrap": prepared.kafka_bootstrap,
     }
 
