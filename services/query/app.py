@@ -1,8 +1,10 @@
 """The query service's composition root: `create_app(settings)` builds the FastAPI app, its routes, the
 audit middleware, and (at start-up) the database pool and object-store client it keeps in `app.state`.
 
-Only `/healthz` and the login form (`GET /login`) answer without credentials; the OpenAPI description
-(`/docs`, `/openapi.json`) needs a key with `docs.read` like any other endpoint."""
+Only `/healthz` answers without credentials. A browser that opens a page without a session gets a 401 whose
+body is the login form (it posts the key to `POST /login`, which sets the session cookie and returns to
+the page); the OpenAPI description (`/docs`, `/openapi.json`) needs a key with `docs.read` like any other
+endpoint."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from services.query.access import Caller, Permission
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.adapters.audit_log import PgAuditLog
 from services.query.adapters.query_store import PgQueryStore
-from services.query.auth import COOKIE_NAME, AuditMiddleware, any_caller, authenticate, require
+from services.query.auth import COOKIE_NAME, AuditMiddleware, any_caller, authenticate, presented_key, require
 from services.query.config import QuerySettings
 from services.query.routes import audit, files, queues, records, stats
 
@@ -45,15 +47,29 @@ LOGIN_PAGE = """<!doctype html>
 <body><h1>档案查询 · 登录</h1>
 <p>Paste the API key the archive centre gave you (aa_…). 请输入档案中心发放的访问密钥。</p>
 {error}
-<form method="post" action="/login"><label for="key">API key</label>
+<form method="post" action="/login"><input type="hidden" name="next" value="{next}">
+<label for="key">API key</label>
 <input id="key" name="key" type="password" autocomplete="off" required>
 <p><button type="submit">Log in · 登录</button></p></form></body></html>
 """
 
 
-def _login_page(error: str | None = None, status_code: int = 200) -> HTMLResponse:
+def _login_page(error: str | None = None, *, next_page: str = "/dashboard") -> HTMLResponse:
+    """The login form, answered with 401: it is what a page says to a browser without a session."""
     shown = f'<p class="error">{html.escape(error)}</p>' if error else ""
-    return HTMLResponse(LOGIN_PAGE.format(error=shown), status_code=status_code, headers={"Cache-Control": "no-store"})
+    body = LOGIN_PAGE.format(error=shown, next=html.escape(_local_page(next_page), quote=True))
+    return HTMLResponse(
+        body,
+        status_code=401,
+        headers={"Cache-Control": "no-store", "WWW-Authenticate": 'Bearer realm="archive"'},
+    )
+
+
+def _local_page(target: str) -> str:
+    """Where to go after logging in: a path of this service only (never `//host` or `https://…`)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/dashboard"
+    return target
 
 
 def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
@@ -110,17 +126,17 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "detail": f"database: {exc!r}"}, status_code=503)
         return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
-    @app.get("/login", include_in_schema=False)
-    async def login_form() -> HTMLResponse:
-        return _login_page()
-
     @app.post("/login", include_in_schema=False)
-    async def login(request: Request, key: Annotated[str, Form()] = "") -> Response:
+    async def login(
+        request: Request,
+        key: Annotated[str, Form()] = "",
+        next_page: Annotated[str, Form(alias="next")] = "/dashboard",
+    ) -> Response:
         try:
             caller = await authenticate(request, "session.login", key=key.strip() or None)
         except HTTPException as exc:
-            return _login_page(str(exc.detail), status_code=exc.status_code)
-        response = RedirectResponse("/dashboard", status_code=303)
+            return _login_page(str(exc.detail), next_page=next_page)
+        response = RedirectResponse(_local_page(next_page), status_code=303)
         response.set_cookie(
             COOKIE_NAME,
             key.strip(),
@@ -135,7 +151,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     @app.post("/logout", include_in_schema=False)
     async def logout(caller: Annotated[Caller, Depends(any_caller)]) -> Response:
-        response = RedirectResponse("/login", status_code=303)
+        response = RedirectResponse("/dashboard", status_code=303)  # which asks for a key again
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
@@ -169,13 +185,13 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(audit.router)
     app.include_router(dashboard.router)
-    _send_browsers_to_login(app)
+    _show_browsers_the_login_form(app)
     return app
 
 
-def _send_browsers_to_login(app: FastAPI) -> None:
-    """A person who opens /dashboard (or /docs) without a session gets the login form, not a JSON 401;
-    programs (no `text/html` in Accept) keep getting the JSON answer."""
+def _show_browsers_the_login_form(app: FastAPI) -> None:
+    """A person who opens /dashboard (or /docs) without a session gets the login form as the body of the 401,
+    not JSON; programs (no `text/html` in Accept) keep getting the JSON answer."""
     from fastapi.exception_handlers import http_exception_handler
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -183,5 +199,7 @@ def _send_browsers_to_login(app: FastAPI) -> None:
     async def login_or_json(request: Request, exc: StarletteHTTPException) -> Response:
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         if exc.status_code == 401 and wants_page:
-            return RedirectResponse("/login", status_code=303)
+            page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            # A first visit is no error; a refused key (expired, revoked) says why.
+            return _login_page(str(exc.detail) if presented_key(request) else None, next_page=page)
         return await http_exception_handler(request, exc)

@@ -134,7 +134,7 @@ async def authenticate(request: Request, action: str, key: str | None = None) ->
         UNAUTHENTICATED.inc()
         raise _unauthenticated(
             "no credentials: send the header 'Authorization: Bearer aa_<key id>_<secret>' (or X-API-Key), "
-            "or log in at /login; docs/access.md says how keys are issued"
+            "or open the dashboard in a browser to log in; docs/access.md says how keys are issued"
         )
     keys: PgApiKeys = request.app.state.keys
     check = await keys.check(key)

@@ -1,6 +1,7 @@
 """The operations dashboard: `GET /dashboard` (the page), its script and style, and `GET /api/v1/dashboard`
-(the JSON the page polls). All of them need the dashboard permission (operator, auditor); the page is
-reached by logging in at `/login`, which sets the `aa_key` cookie the page's requests carry.
+(the JSON the page polls). All of them need the dashboard permission (operator, auditor). A browser without
+a session gets the login form as the 401's body; `POST /login` sets the `aa_key` cookie the page's
+requests carry.
 
 The numbers come from services/query/dashboard_data.py; docs/dashboard.md says what each one means."""
 

@@ -357,12 +357,16 @@ async def test_revoked_and_expired_keys_are_refused_with_the_reason(world):
 
 async def test_the_login_form_sets_a_cookie_that_authenticates(world):
     async with world.client() as client:
-        form = await client.get("/login")
-        assert form.status_code == 200 and 'name="key"' in form.text
+        # A browser without a session gets the form as the 401's body, which returns it to the page it asked for.
+        form = await client.get("/api/v1/records?q=x", headers={"Accept": "text/html"})
+        assert form.status_code == 401 and 'name="key"' in form.text
+        assert 'name="next" value="/api/v1/records?q=x"' in form.text
         refused = await client.post("/login", data={"key": "aa_nosuchkey1_" + "0" * 64})
         assert refused.status_code == 401 and "not valid" in refused.text
-        done = await client.post("/login", data={"key": world.keys["operator"]})
-        assert done.status_code == 303 and done.headers["location"] == "/dashboard"
+        elsewhere = await client.post("/login", data={"key": world.keys["operator"], "next": "//evil.example/"})
+        assert elsewhere.headers["location"] == "/dashboard"  # never sent off the service
+        done = await client.post("/login", data={"key": world.keys["operator"], "next": "/api/v1/records?q=x"})
+        assert done.status_code == 303 and done.headers["location"] == "/api/v1/records?q=x"
         cookie = done.headers["set-cookie"]
         assert "aa_key=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
         # the client keeps the cookie: the API now answers

@@ -243,7 +243,7 @@
     banner.replaceChildren();
     if (!message) return;
     banner.append(message);
-    if (message.startsWith("未登录")) banner.append(" ", el("a", { href: "/login" }, "登录 Log in"));
+    if (message.startsWith("未登录")) banner.append(" ", el("a", { href: "/dashboard" }, "登录 Log in"));
   }
 
   function notify(message) {
