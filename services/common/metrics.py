@@ -31,8 +31,8 @@ IN_FLIGHT = Gauge("archive_step_in_flight", "Messages being handled right now.",
 DEFAULT_PORTS = {"capture": 9101, "validation": 9102, "classification": 9103, "storage": 9104, "query": 9105}
 
 
-def serve_metrics(service: str, port: int = 0) -> int:
-    """Start the /metrics endpoint on 127.0.0.1; returns the port used."""
+def serve_metrics(service: str, port: int = 0, host: str = "127.0.0.1") -> int:
+    """Start the /metrics endpoint (on loopback unless `host` says otherwise); returns the port used."""
     chosen = port or DEFAULT_PORTS.get(service, 9100)
-    start_http_server(chosen, addr="127.0.0.1")
+    start_http_server(chosen, addr=host)
     return chosen

@@ -39,6 +39,9 @@ class ArchiveSettings(BaseSettings):
     state_dir: Path = Path(__file__).resolve().parents[2] / ".stack" / "faust"
 
     metrics_port: int = Field(default=0, description="0 = the service's own default port.")
+    # Loopback by default: the metrics say a lot about the archive and need no outside reader on a laptop.
+    # A container sets 0.0.0.0 so that Prometheus can scrape it (docker-compose.yml does).
+    metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
 
     # Retries of transient faults (broker, object store, database unavailable): never given up,

@@ -107,7 +107,7 @@ def run_worker(app: faust.App, service: str, settings: ArchiveSettings) -> None:
     """The process main of a service: JSON logs, /metrics, then the Faust worker (which stops cleanly on
     SIGTERM/SIGINT)."""
     configure_logging(service, settings.log_level)
-    port = serve_metrics(service, settings.metrics_port)
+    port = serve_metrics(service, settings.metrics_port, settings.metrics_host)
     log.info(
         "starting", extra={"metrics_port": port, "kafka": settings.kafka_bootstrap, "namespace": settings.namespace}
     )

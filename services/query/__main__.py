@@ -15,7 +15,7 @@ from services.query.config import QuerySettings
 def main() -> None:
     settings = QuerySettings()
     configure_logging("query", settings.log_level)
-    serve_metrics("query", settings.metrics_port)
+    serve_metrics("query", settings.metrics_port, settings.metrics_host)
     uvicorn.run(
         create_app(settings),
         host=settings.query_host,
