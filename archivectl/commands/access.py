@@ -17,7 +17,7 @@ from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 from services.query.access import SECURITY_LEVELS, Role, ScopeError
 from services.query.adapters.api_keys import PgApiKeys
-from services.query.adapters.audit_log import PgAuditLog
+from services.query.adapters.audit_log import PgAuditLog, check_head
 
 
 def _fail(message: str) -> int:
@@ -171,10 +171,17 @@ async def _audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
             verdict = await audit.verify(progress=bar)
         finally:
             bar.close()
+        if verdict.intact and args.head:
+            seq, digest = args.head
+            problem = check_head(verdict, seq, digest, await audit.digest_at(seq))
+            if problem:
+                print(f"chain intact but SHORTENED or REPLACED: {problem}; report it to the archive's security officer")
+                return 1
         if verdict.intact:
             print(
                 f"chain intact: {verdict.rows} rows (head: seq {verdict.head_seq}, digest {verdict.head_digest}; "
-                "keep the head elsewhere to notice the newest rows being removed)"
+                f"keep `--head {verdict.head_seq}:{verdict.head_digest}` elsewhere and pass it to a later verify "
+                "to notice the newest rows being removed)"
             )
             return 0
         bad = verdict.first_break
@@ -187,6 +194,13 @@ async def _audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
         return 1
     finally:
         await pool.close()
+
+
+def _head(text: str) -> tuple[int, str]:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise argparse.ArgumentTypeError(f"expected SEQ:DIGEST (e.g. 1042:3f…, 64 hex digits), not {text!r}")
+    return int(seq), digest.lower()
 
 
 def cmd_audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
@@ -225,7 +239,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     audit = sub.add_parser("audit", help="the query service's audit log: verify its hash chain, show newest rows")
     audit_actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
-    audit_actions.add_parser("verify", help="walk the chain; exit 1 naming the first row that breaks it")
+    verify = audit_actions.add_parser("verify", help="walk the chain; exit 1 naming the first row that breaks it")
+    verify.add_argument(
+        "--head",
+        type=_head,
+        metavar="SEQ:DIGEST",
+        help="a head printed by an earlier verify and kept elsewhere: also fail if the log no longer holds it "
+        "(its newest rows removed, or the log rebuilt)",
+    )
     tail = audit_actions.add_parser("tail", help="the newest rows")
     tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
     audit.set_defaults(run=cmd_audit)

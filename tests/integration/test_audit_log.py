@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -181,6 +182,22 @@ async def test_the_trigger_refuses_update_delete_and_truncate(world):
                 await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_removing_the_newest_rows_is_caught_by_a_head_kept_elsewhere(world):
+    first = audit_verify(world)
+    assert first.returncode == 0, first.stdout + first.stderr
+    head = re.search(r"--head (\d+:[0-9a-f]{64})", first.stdout).group(1)
+    assert archivectl(world, "audit", "verify", "--head", head).returncode == 0
+    async with world.client(world.keys["auditor"]) as client:  # the log grows after the head was kept
+        await client.get("/api/v1/records")
+    assert archivectl(world, "audit", "verify", "--head", head).returncode == 0
+    seq = int(head.split(":")[0])
+    await tamper(world, "DELETE FROM audit_log WHERE seq >= $1", seq)  # the newest rows, the kept head among them
+    assert audit_verify(world).returncode == 0  # what is left is a valid chain: alone, verify cannot tell
+    anchored = archivectl(world, "audit", "verify", "--head", head)
+    assert anchored.returncode == 1
+    assert f"the log ends at seq {seq - 1}" in anchored.stdout and "were removed" in anchored.stdout
 
 
 async def test_an_edited_row_and_a_deleted_row_are_named_by_verify(world):

@@ -16,6 +16,7 @@ from services.query.adapters.audit_log import (
     GENESIS_DIGEST,
     AuditEntry,
     canonical_fields,
+    check_head,
     clean_json,
     format_at,
     next_row,
@@ -76,6 +77,17 @@ def test_the_digest_is_sha256_over_the_previous_digest_and_the_canonical_json():
     body |= {"at": "2026-11-25T08:30:00.123456Z", "detail": row["detail"], "status": row["status"]}
     expected = hashlib.sha256(GENESIS_DIGEST.encode() + rfc8785.dumps(body)).hexdigest()
     assert row["digest"] == expected
+
+
+def test_a_kept_head_reveals_the_newest_rows_removed_or_the_log_replaced():
+    log = filled()
+    kept = (4, log.rows[3]["digest"])  # printed by an earlier verify, kept elsewhere
+    assert check_head(verify_chain(log.rows), *kept, log.rows[3]["digest"]) is None  # grown since: fine
+    shortened = verify_chain(log.rows[:2])  # rows 3-6 removed: what is left still chains
+    assert shortened.intact
+    assert "rows 3-4 (at least) were removed" in check_head(shortened, *kept, None)
+    # a log rebuilt from scratch (or with forged rows from seq 4 on) holds another digest at that seq
+    assert "is not the row recorded earlier" in check_head(verify_chain(log.rows), *kept, "f" * 64)
 
 
 def test_an_empty_log_is_intact():

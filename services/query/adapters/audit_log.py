@@ -186,6 +186,20 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> ChainVerdict:
     return verifier.verdict()
 
 
+def check_head(verdict: ChainVerdict, seq: int, digest: str, digest_now: str | None) -> str | None:
+    """Compare an intact chain with a head kept elsewhere earlier (`seq`, `digest` as `verify` printed them):
+    the chain alone cannot show its newest rows being removed, the kept head can. `digest_now` is the digest
+    the log holds at `seq` today (None: no such row). Returns what is wrong, or None."""
+    if verdict.head_seq < seq:
+        return (
+            f"the log ends at seq {verdict.head_seq} but a head at seq {seq} was recorded: rows "
+            f"{verdict.head_seq + 1}-{seq} (at least) were removed"
+        )
+    if digest_now != digest:
+        return f"row seq {seq} is not the row recorded earlier (digest {digest_now}, recorded {digest})"
+    return None
+
+
 def next_row(last: Mapping[str, Any] | None, entry: AuditEntry, at: datetime) -> dict[str, Any]:
     """The row that follows `last` (its seq and digest; None for the first row) for `entry` at time `at`."""
     row: dict[str, Any] = {
@@ -260,6 +274,9 @@ class PgAuditLog:
     async def tail(self, count: int = 20) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(f"SELECT {ROW_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT $1", count)
         return [_row(r) for r in reversed(rows)]
+
+    async def digest_at(self, seq: int) -> str | None:
+        return await self.pool.fetchval("SELECT digest FROM audit_log WHERE seq = $1", seq)
 
     async def bounds(self) -> tuple[int, int]:
         """(row count, highest seq): what a verification started now will walk."""
