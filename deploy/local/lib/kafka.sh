@@ -182,7 +182,8 @@ kafka_wait() {
   local pid=$1 offset=$2 deadline size last_size=-1 said=0 hard
   deadline=$(($(now) + AA_KAFKA_START_TIMEOUT))
   # A broker with many partitions (test namespaces pile up on a long-lived stack) spends a while
-  # loading them; as long as its log grows it is working, so the deadline moves — up to a hard cap.
+  # loading them; as long as its log keeps growing it is working, so the deadline stays 15 s after the
+  # last growth — up to a hard cap.
   hard=$(($(now) + ${AA_KAFKA_MAX_START_SECONDS:-600}))
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -197,8 +198,8 @@ kafka_wait() {
     size=$(stat -c %s "$KAFKA_LOG" 2>/dev/null || echo 0)
     if ((size != last_size)); then
       last_size=$size
-      if (($(now) + 15 > deadline && deadline < hard)); then
-        deadline=$(($(now) + 15))
+      if (($(now) + 15 > deadline)); then
+        deadline=$(($(now) + 15 < hard ? $(now) + 15 : hard))
         if ((!said)); then
           say "kafka: still loading its partitions ($(find "$AA_STACK_DIR/kafka/data" -maxdepth 1 -type d 2>/dev/null | wc -l) log dirs), waiting while its log grows…"
           said=1
