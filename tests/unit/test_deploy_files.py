@@ -24,6 +24,7 @@ def test_compose_names_every_service_and_server():
         assert spec["ports"] == [f"{DEFAULT_PORTS[service]}:{DEFAULT_PORTS[service]}"]
         assert spec["environment"]["AA_KAFKA_BOOTSTRAP"] == "kafka:19092"
         assert spec["environment"]["AA_METRICS_HOST"] == "0.0.0.0"  # else the port mapping reaches nothing
+        assert spec["environment"]["AA_STATE_DIR"].startswith("/tmp/")  # writable for the unprivileged user
 
 
 def test_every_service_folder_is_self_contained():
