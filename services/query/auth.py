@@ -242,7 +242,10 @@ class AuditMiddleware:
             REQUESTS.labels(str(status)).inc()
             context: AuditContext | None = scope.get(_AUDIT)
             query = masked_query_string(scope.get("query_string", b""))
-            log.info(
+            # Orchestrators probe /healthz every few seconds per replica: a healthy answer is not news.
+            quiet = scope.get("path") == "/healthz" and status == 200
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={
                     "method": scope.get("method"),

@@ -446,6 +446,15 @@ async def test_id_numbers_are_disclosed_per_role_in_list_detail_and_csv(world, r
     assert detail.json()["checks"]["warnings"][0]["details"]["applicant"] == person_shown
 
 
+async def test_healthy_probes_are_not_logged_at_info(world, caplog):
+    caplog.set_level(logging.INFO, logger="services.query.requests")
+    async with world.client() as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/api/v1/records")).status_code == 401
+    paths = [getattr(r, "path", None) for r in caplog.records if r.name == "services.query.requests"]
+    assert "/healthz" not in paths and "/api/v1/records" in paths
+
+
 async def test_a_search_by_id_number_is_audited_and_logged_masked(world, caplog):
     caplog.set_level(logging.INFO, logger="services.query.requests")
     await _search(world, "operator", applicant_id=PERSON_ID)

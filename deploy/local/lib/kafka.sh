@@ -191,7 +191,9 @@ kafka_wait() {
       fail kafka "exited during startup" "$KAFKA_LOG (JVM errors: $(rel "$KAFKA_OUT"))"
       return 1
     fi
-    if tail -c +"$((offset + 1))" "$KAFKA_LOG" 2>/dev/null | grep -q 'Kafka Server started' &&
+    # Not `tail | grep -q`: under pipefail, grep leaving at the first match kills tail with SIGPIPE when
+    # much was logged after it (thousands of partitions), and the pipeline then reads as "not started".
+    if grep -q 'Kafka Server started' < <(tail -c +"$((offset + 1))" "$KAFKA_LOG" 2>/dev/null) &&
        port_open "$AA_BIND_HOST" "$AA_KAFKA_PORT"; then
       break
     fi

@@ -121,7 +121,7 @@ pg_init() {
   chmod 700 "$PG_DATA"
   local locale=C.UTF-8
   # C.UTF-8 keeps pg_trgm aware of non-ASCII letters; fall back to C.
-  locale -a 2>/dev/null | grep -qix 'c.utf-\?8' || locale=C
+  grep -qix 'c.utf-\?8' < <(locale -a 2>/dev/null) || locale=C  # not a pipe: see kafka_wait
   say "postgres: initdb in $(rel "$PG_DATA")"
   (cd / && "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DATA" --username="$PG_SUPERUSER" \
       --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale="$locale") \
