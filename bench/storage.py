@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import os
 import sys
 import time
@@ -31,24 +29,14 @@ import psutil
 from bench.pipeline import percentile
 from contracts.envelope import utc_now
 from contracts.v1 import (
-    CapturedFile,
-    CheckResult,
-    Classification,
-    ClassifiedCase,
     ClassifiedEvent,
-    ObjectRef,
-    Outcome,
-    Property,
     RetentionPeriod,
-    SharingLevel,
-    topics,
 )
 from samples.generator import generate_cases
-from services.classification.domain import format_archival_code
+from samples.staging import classified_event
 from services.common.adapters.index import PgIndex
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.index.migrate import upgrade
-from services.common.series import Series
 from services.common.settings import ArchiveSettings
 from services.storage import bag
 from services.storage.steps import build_package, store_case
@@ -68,68 +56,10 @@ def say(text: str) -> None:
 
 
 async def prepare(settings: ArchiveSettings, store: MinioObjectStore, index: PgIndex, n: int) -> list[ClassifiedEvent]:
-    await store.ensure_bucket(settings.staging_bucket)
     events = []
     for i, sample in enumerate(generate_cases(n, wrong_digest_every=None)):
-        rec = sample.record
-        case = rec.metadata()
-        files = []
-        for number, m in enumerate(rec.materials):
-            data = base64.b64decode(m.content_base64 or "")
-            digest = hashlib.sha256(data).hexdigest()
-            key = f"{case.case_key}/{number:03d}-{digest}"
-            await store.put_bytes(settings.staging_bucket, key, data, content_type=m.media_type)
-            files.append(
-                CapturedFile(
-                    stage=m.stage,
-                    material_name=m.material_name,
-                    file_name=m.file_name,
-                    original_file_name=m.file_name,
-                    media_type=m.media_type,
-                    declared_size=m.size,
-                    declared_sha256=m.sha256,
-                    size=len(data),
-                    sha256=digest,
-                    stored=ObjectRef(bucket=settings.staging_bucket, key=key),
-                )
-            )
         retention = RETENTIONS[i % len(RETENTIONS)]
-        series = Series("Z109", "XK", case.completed_at.year, retention.value, "SCJG")
-        code = await index.allocate_archival_code(case.case_key, series, format_archival_code)
-        now = utc_now()
-        classified = ClassifiedCase(
-            case=case,
-            files=files,
-            checks=[CheckResult(code="AUTH-DIGEST-SHA256", property=Property.AUTHENTICITY, outcome=Outcome.PASS)],
-            classification=Classification(
-                fonds_code="Z109",
-                category_code="XK",
-                class_code="XK",
-                year=series.year,
-                retention=retention,
-                organisation_code="SCJG",
-                item_number=code.item_number,
-                archival_code=code.archival_code,
-                security_level="公开",
-                sharing_level=SharingLevel.CONDITIONAL,
-                rule_id="bench",
-                schedule_version="bench",
-            ),
-            classified_at=now,
-            captured_at=now,
-            validated_at=now,
-        )
-        events.append(
-            ClassifiedEvent(
-                id=f"bench-{case.case_key}",
-                source="urn:bench",
-                type=topics.CLASSIFIED,
-                time=now,
-                subject=case.case_key,
-                correlationid=case.case_key,
-                data=classified,
-            )
-        )
+        events.append(await classified_event(settings, store, index, sample.record, retention=retention, label="bench"))
         if (i + 1) % max(1, n // 10) == 0:
             say(f"prepared {i + 1}/{n}")
     return events

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import os
 import sys
 import time
@@ -24,8 +22,9 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contracts.v1 import CapturedCase, CapturedEvent, CapturedFile, ObjectRef, Stage, topics
+from contracts.v1 import CapturedCase, CapturedEvent, Stage, topics
 from samples.generator import generate_cases
+from samples.staging import stage_files
 from services.common.adapters.clamav import ClamdClient
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.adapters.quarantine import PgQuarantine
@@ -82,27 +81,7 @@ async def stage(settings: ValidationSettings, store: MinioObjectStore, count: in
     for n, sample in enumerate(samples, start=1):
         record = sample.record
         keep = [m for m in record.materials if m.stage is Stage.RESULT or m.file_name.endswith(".jpg")]
-        files = []
-        for i, m in enumerate(keep):
-            data = base64.b64decode(m.content_base64 or "")
-            sha = hashlib.sha256(data).hexdigest()
-            key = f"{record.case_key}/{i:03d}-{sha}"
-            await store.put_bytes(settings.staging_bucket, key, data, content_type=m.media_type)
-            files.append(
-                CapturedFile(
-                    stage=m.stage,
-                    material_name=m.material_name,
-                    file_name=m.file_name,
-                    original_file_name=m.file_name,
-                    media_type=m.media_type,
-                    declared_size=m.size,
-                    declared_sha256=m.sha256,
-                    declared_page_count=m.page_count,
-                    size=len(data),
-                    sha256=sha,
-                    stored=ObjectRef(bucket=settings.staging_bucket, key=key),
-                )
-            )
+        files = await stage_files(store, settings.staging_bucket, record, keep)
         case = CapturedCase(
             case=record.metadata(), files=files, source_event_id=str(uuid.uuid4()), captured_at=datetime.now(UTC)
         )

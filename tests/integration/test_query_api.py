@@ -29,14 +29,8 @@ import pytest
 import uvicorn
 
 from archivectl.kafka_admin import delete_namespace_topics, ensure_topics
-from contracts.envelope import utc_now
 from contracts.v1 import (
-    CapturedFile,
     CheckResult,
-    Classification,
-    ClassifiedCase,
-    ClassifiedEvent,
-    ObjectRef,
     Outcome,
     Property,
     RetentionPeriod,
@@ -44,15 +38,14 @@ from contracts.v1 import (
     UnifiedApprovalRecord,
     topics,
 )
+from samples.staging import classified_event
 from services.classification.config import bundled_schedule_file
-from services.classification.domain import format_archival_code
 from services.classification.schedule import load_schedule_file
 from services.classification.steps import install_schedule
 from services.common.adapters.index import PgIndex
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.adapters.schedule_store import PgClassificationStore
 from services.common.index.migrate import upgrade
-from services.common.series import Series
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.app import create_app
 from services.query.config import QuerySettings
@@ -88,61 +81,15 @@ async def archive_record(
 ) -> dict[str, Any]:
     """Stage the record's files, allocate its code and archive it with the real storage step; returns the
     archived event (JSON)."""
-    case = rec.metadata()
-    await store.ensure_bucket(settings.staging_bucket)
-    files = []
-    for n, m in enumerate(rec.materials):
-        data = base64.b64decode(m.content_base64 or "")
-        digest = hashlib.sha256(data).hexdigest()
-        key = f"{case.case_key}/{n:03d}-{digest}"
-        await store.put_bytes(settings.staging_bucket, key, data, content_type=m.media_type)
-        files.append(
-            CapturedFile(
-                stage=m.stage,
-                material_name=m.material_name,
-                file_name=m.file_name,
-                original_file_name=m.file_name,
-                media_type=m.media_type,
-                declared_size=m.size,
-                declared_sha256=m.sha256,
-                size=len(data),
-                sha256=digest,
-                stored=ObjectRef(bucket=settings.staging_bucket, key=key),
-            )
-        )
-    series = Series("Z109", "XK", case.completed_at.year, retention.value, "SCJG")
-    code = await index.allocate_archival_code(case.case_key, series, format_archival_code)
-    now = utc_now()
-    checks = [CheckResult(code="AUTH-DIGEST-SHA256", property=Property.AUTHENTICITY, outcome=Outcome.PASS)]
-    event = ClassifiedEvent(
-        id=f"classified-{case.case_key}",
-        source="urn:test",
-        type=topics.CLASSIFIED,
-        time=now,
-        subject=case.case_key,
-        correlationid=f"corr-{case.case_key}",
-        data=ClassifiedCase(
-            case=case,
-            files=files,
-            checks=checks + list(warnings or []),
-            classification=Classification(
-                fonds_code="Z109",
-                category_code="XK",
-                class_code="XK",
-                year=series.year,
-                retention=retention,
-                organisation_code="SCJG",
-                item_number=code.item_number,
-                archival_code=code.archival_code,
-                security_level=security,
-                sharing_level=SharingLevel(sharing),
-                rule_id="test",
-                schedule_version="test",
-            ),
-            classified_at=now,
-            captured_at=now,
-            validated_at=now,
-        ),
+    event = await classified_event(
+        settings,
+        store,
+        index,
+        rec,
+        retention=retention,
+        sharing=SharingLevel(sharing),
+        security=security,
+        warnings=warnings or (),
     )
     [out] = await store_case(event, store=store, index=index, archive_bucket=settings.archive_bucket)
     return out.event.model_dump(mode="json")

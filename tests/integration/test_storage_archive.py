@@ -9,8 +9,6 @@ deleted — the namespaced buckets accumulate on the local stack, by design."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import io
 import os
 import subprocess
@@ -26,26 +24,15 @@ from minio.error import S3Error
 
 from archivectl.kafka_admin import ensure_topics
 from archivectl.topic_reader import read_topics
-from contracts.envelope import utc_now
 from contracts.v1 import (
-    CapturedFile,
-    CheckResult,
-    Classification,
-    ClassifiedCase,
-    ClassifiedEvent,
-    ObjectRef,
-    Outcome,
-    Property,
     RetentionPeriod,
-    SharingLevel,
     topics,
 )
 from samples.generator import generate_cases
-from services.classification.domain import format_archival_code
+from samples.staging import classified_event
 from services.common.adapters.index import PgIndex, RecordQuery
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.index.migrate import upgrade
-from services.common.series import Series
 from services.common.settings import ArchiveSettings
 from services.storage import bag
 from services.storage.rebuild import rebuild_index
@@ -72,69 +59,6 @@ class Archive:
         self.titles: dict[str, str] = {}
 
 
-async def classified_event(
-    settings: ArchiveSettings, store: MinioObjectStore, index: PgIndex, sample: Any, retention: RetentionPeriod
-) -> ClassifiedEvent:
-    """A case as classification hands it to storage: files staged in MinIO, code allocated in PostgreSQL."""
-    rec = sample.record
-    case = rec.metadata()
-    await store.ensure_bucket(settings.staging_bucket)
-    files = []
-    for n, m in enumerate(rec.materials):
-        data = base64.b64decode(m.content_base64)
-        digest = hashlib.sha256(data).hexdigest()
-        key = f"{case.case_key}/{n:03d}-{digest}"
-        await store.put_bytes(settings.staging_bucket, key, data, content_type=m.media_type)
-        files.append(
-            CapturedFile(
-                stage=m.stage,
-                material_name=m.material_name,
-                file_name=m.file_name,
-                original_file_name=m.file_name,
-                media_type=m.media_type,
-                declared_size=m.size,
-                declared_sha256=m.sha256,
-                size=len(data),
-                sha256=digest,
-                stored=ObjectRef(bucket=settings.staging_bucket, key=key),
-            )
-        )
-    series = Series("Z109", "XK", case.completed_at.year, retention.value, "SCJG")
-    code = await index.allocate_archival_code(case.case_key, series, format_archival_code)
-    now = utc_now()
-    classified = ClassifiedCase(
-        case=case,
-        files=files,
-        checks=[CheckResult(code="AUTH-DIGEST-SHA256", property=Property.AUTHENTICITY, outcome=Outcome.PASS)],
-        classification=Classification(
-            fonds_code="Z109",
-            category_code="XK",
-            class_code="XK",
-            year=series.year,
-            retention=retention,
-            organisation_code="SCJG",
-            item_number=code.item_number,
-            archival_code=code.archival_code,
-            security_level="公开",
-            sharing_level=SharingLevel.CONDITIONAL,
-            rule_id="test",
-            schedule_version="test",
-        ),
-        classified_at=now,
-        captured_at=now,
-        validated_at=now,
-    )
-    return ClassifiedEvent(
-        id=f"classified-{case.case_key}",
-        source="urn:test",
-        type=topics.CLASSIFIED,
-        time=now,
-        subject=case.case_key,
-        correlationid=f"corr-{case.case_key}",
-        data=classified,
-    )
-
-
 async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int) -> AsyncIterator[Archive]:
     settings = ArchiveSettings(namespace=f"{prepared.namespace}-{suffix}")
     await upgrade(settings)
@@ -144,7 +68,9 @@ async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int
     try:
         samples = [s for s in generate_cases(count + 2, seed=seed, wrong_digest_every=None)][:count]
         for n, sample in enumerate(samples):
-            event = await classified_event(settings, store, index, sample, RETENTIONS[n % len(RETENTIONS)])
+            event = await classified_event(
+                settings, store, index, sample.record, retention=RETENTIONS[n % len(RETENTIONS)]
+            )
             [out] = await store_case(event, store=store, index=index, archive_bucket=settings.archive_bucket)
             archive.archived[event.subject] = out.event.model_dump(mode="json")
             archive.titles[event.subject] = sample.record.case_title
