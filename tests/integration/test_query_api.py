@@ -553,6 +553,26 @@ async def test_a_corrupted_package_makes_the_download_fail_and_is_recorded(world
 # --- queues ------------------------------------------------------------------------------------------------------
 
 
+async def test_the_quarantine_queue_pages_oldest_first_with_a_cursor(world):
+    opened = [await open_quarantine_entry(world.settings, f"QAPI-PAGE-{n}") for n in range(3)]
+    seen: list[str] = []
+    cursor = None
+    async with world.client(world.keys["operator"]) as client:
+        while True:
+            params = {"status": "all", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/api/v1/quarantine", params=params)).json()
+            seen += [i["case_key"] for i in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        forged = await client.get("/api/v1/quarantine", params={"cursor": "not-a-cursor"})
+        reviews = await client.get("/api/v1/reviews", params={"status": "all", "limit": 1})
+    assert len(seen) == len(set(seen)) and set(opened) <= set(seen)
+    assert [seen.index(k) for k in opened] == sorted(seen.index(k) for k in opened)  # oldest first
+    assert forged.status_code == 400
+    assert reviews.status_code == 200 and "items" in reviews.json()
+
+
 async def test_a_quarantine_entry_is_resolved_once_and_audited(world):
     case_key = await open_quarantine_entry(world.settings, "QAPI-REJ-001")
     other = await open_quarantine_entry(world.settings, "QAPI-REJ-002", platform=OTHER_PLATFORM)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -75,6 +75,12 @@ class RecordScope:
 class ResolveOutcome:
     entry: dict[str, Any] | None  # the resolved entry, or the entry as it stands when refused
     refused: str | None = None  # why it could not be resolved (409)
+
+
+def _review_json(row: asyncpg.Record) -> dict[str, Any]:
+    item = dict(row)
+    item["decision"] = json.loads(item["decision"]) if item["decision"] else None
+    return item
 
 
 def _quarantine_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -156,22 +162,9 @@ class PgQueryStore:
         """Entries, oldest first (the queue is worked from its head), keyset-paged on (opened_at, case_key)."""
         args: list[Any] = []
         clauses = self._queue_scope_sql(scope, args, "department_code", "source_platform")
-        if status is not None:
-            args.append(status)
-            clauses.append(f"status = ${len(args)}")
-        if cursor:
-            after_time, after_key = _decode(cursor)
-            args += [after_time, after_key]
-            clauses.append(f"(opened_at, case_key) > (${len(args) - 1}, ${len(args)})")
-        args.append(limit + 1)
-        rows = await self.pool.fetch(
-            f"SELECT * FROM quarantine WHERE {' AND '.join(clauses) or 'true'} "
-            f"ORDER BY opened_at, case_key LIMIT ${len(args)}",
-            *args,
+        return await self._queue_page(
+            "SELECT * FROM quarantine", "opened_at", clauses, args, status, limit, cursor, _quarantine_json
         )
-        items = [_quarantine_json(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return items, (_encode([items[-1]["opened_at"], items[-1]["case_key"]]) if more and items else None)
 
     async def quarantine_entry(self, case_key: str) -> dict[str, Any] | None:
         row = await self.pool.fetchrow("SELECT * FROM quarantine WHERE case_key=$1", case_key)
@@ -219,30 +212,40 @@ class PgQueryStore:
         clauses = self._queue_scope_sql(
             scope, args, "validated_event->'data'->'case'->>'department_code'", "source_platform"
         )
+        select = """SELECT case_key, status, reason, schedule_version, source_platform, item_code, item_name,
+                           case_title, validated_event->'data'->'case'->>'department_code' AS department_code,
+                           validated_event->'data'->'case'->>'department_name' AS department_name,
+                           queued_at, decided_by, decided_at, decision
+                    FROM classification_reviews"""
+        return await self._queue_page(select, "queued_at", clauses, args, status, limit, cursor, _review_json)
+
+    async def _queue_page(
+        self,
+        select: str,
+        time_column: str,
+        clauses: list[str],
+        args: list[Any],
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+        to_json: Callable[[asyncpg.Record], dict[str, Any]],
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a queue, oldest first, keyset-paged on (`time_column`, case_key)."""
         if status is not None:
             args.append(status)
             clauses.append(f"status = ${len(args)}")
         if cursor:
             after_time, after_key = _decode(cursor)
             args += [after_time, after_key]
-            clauses.append(f"(queued_at, case_key) > (${len(args) - 1}, ${len(args)})")
+            clauses.append(f"({time_column}, case_key) > (${len(args) - 1}, ${len(args)})")
         args.append(limit + 1)
         rows = await self.pool.fetch(
-            f"""SELECT case_key, status, reason, schedule_version, source_platform, item_code, item_name, case_title,
-                       validated_event->'data'->'case'->>'department_code' AS department_code,
-                       validated_event->'data'->'case'->>'department_name' AS department_name,
-                       queued_at, decided_by, decided_at, decision
-                FROM classification_reviews WHERE {" AND ".join(clauses) or "true"}
-                ORDER BY queued_at, case_key LIMIT ${len(args)}""",
+            f"{select} WHERE {' AND '.join(clauses) or 'true'} ORDER BY {time_column}, case_key LIMIT ${len(args)}",
             *args,
         )
-        items = []
-        for r in rows[:limit]:
-            item = dict(r)
-            item["decision"] = json.loads(item["decision"]) if item["decision"] else None
-            items.append(item)
+        items = [to_json(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return items, (_encode([items[-1]["queued_at"], items[-1]["case_key"]]) if more and items else None)
+        return items, (_encode([items[-1][time_column], items[-1]["case_key"]]) if more and items else None)
 
     # --- statistics --------------------------------------------------------------------------------------
 
