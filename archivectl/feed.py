@@ -6,20 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from contracts.v1 import topics
+from services.common.producer import producer_for
 from services.common.settings import ArchiveSettings
-
-
-def producer_for(settings: ArchiveSettings) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        max_request_size=settings.kafka_max_message_bytes,
-        linger_ms=5,
-    )
 
 
 async def publish_events(

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from archivectl.feed import producer_for
 from contracts.v1 import ClassifiedEvent, topics
 from services.classification.config import ClassificationSettings
 from services.classification.domain import decision_from_rule
@@ -26,7 +25,7 @@ from services.classification.review import (
 from services.classification.schedule import Schedule, ScheduleError, load_schedule_file
 from services.classification.steps import install_schedule
 from services.common.adapters.schedule_store import PgClassificationStore, ScheduleVersionConflict
-from services.common.codec import encode_event
+from services.common.producer import publish_event
 from services.common.settings import ArchiveSettings
 
 _COMPARED = ("category_code", "class_code", "retention", "security_level", "sharing_level")
@@ -117,18 +116,6 @@ def _parse_values(pairs: list[str] | None) -> dict[str, str]:
     return check_values(values)
 
 
-async def publish_classified(settings: ArchiveSettings, event: ClassifiedEvent) -> None:
-    """Publish to archive.classified.v1 and wait for the broker's acknowledgement."""
-    producer = producer_for(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            settings.topic(topics.CLASSIFIED), encode_event(event), key=(event.subject or event.id).encode()
-        )
-    finally:
-        await producer.stop()
-
-
 def cmd_review(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     return asyncio.run(_review(settings, args))
 
@@ -168,7 +155,7 @@ async def _decide(
             event = await decided_event(store, review)
         except ReviewRefused as exc:
             return _fail(str(exc))
-        await publish_classified(settings, event)
+        await publish_event(settings, topics.CLASSIFIED, event)
         print(
             f"{case_key} was already decided by {review['decided_by']}; its classified event "
             f"({event.data.classification.archival_code}) was published again, with the same id"
@@ -192,7 +179,7 @@ async def _decide(
         )
     except (ReviewRefused, ValueError) as exc:
         return _fail(str(exc))
-    await publish_classified(settings, decision.event)
+    await publish_event(settings, topics.CLASSIFIED, decision.event)
     print(
         f"{case_key}: {describe(decision)}; published to {settings.topic(topics.CLASSIFIED)}, storage archives it next"
     )

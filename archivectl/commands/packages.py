@@ -135,7 +135,7 @@ async def _search(settings: ArchiveSettings, args: argparse.Namespace) -> int:
 
 
 async def _audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    from archivectl.feed import producer_for
+    from services.common.producer import producer_for
     from services.storage import fixity
 
     checked_before = None if args.all else utc_now() - timedelta(days=args.older_than)

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from contracts.v1 import topics
 from services.classification.config import ClassificationSettings
 from services.classification.review import ReviewRefused, decide_review, decided_event, describe
 from services.common.adapters.schedule_store import PgClassificationStore
+from services.common.producer import publish_event
 from services.query.access import Caller, Permission
 from services.query.adapters.query_store import BadQueueCursor, PgQueryStore, QueueScope
 from services.query.auth import note, require
@@ -124,8 +126,6 @@ async def decide(
     body: Annotated[Decision, Body()],
     caller: Annotated[Caller, Depends(require(Permission.QUEUES_ACT))],
 ) -> Any:
-    from archivectl.commands.classification import publish_classified  # the CLI's own publisher
-
     settings = request.app.state.settings
     note(request, **body.model_dump(exclude_none=True))
     store = PgClassificationStore(request.app.state.pool)  # shares the service's pool; never closed here
@@ -136,7 +136,7 @@ async def decide(
         raise HTTPException(404, f"{case_key} is not in the review queue (or it is outside what your key may see)")
     if review["status"] == "decided":
         event = await decided_event(store, review)
-        await publish_classified(settings, event)
+        await publish_event(settings, topics.CLASSIFIED, event)
         return JSONResponse(
             status_code=409,
             content={
@@ -165,7 +165,7 @@ async def decide(
     classification = decision.event.data.classification
     note(request, archival_code=classification.archival_code)
     try:
-        await publish_classified(settings, decision.event)
+        await publish_event(settings, topics.CLASSIFIED, decision.event)
     except Exception as exc:
         log.exception("a review decision was recorded but its classified event could not be published")
         raise HTTPException(
@@ -178,5 +178,5 @@ async def decide(
         "case_key": case_key,
         "created": decision.created,
         "classification": decision.event.data.classification.model_dump(mode="json"),
-        "published_to": settings.topic("archive.classified.v1"),
+        "published_to": settings.topic(topics.CLASSIFIED),
     }
