@@ -214,11 +214,18 @@ kafka_wait() {
     fi
     sleep 0.5
   done
-  local out
-  if ! out=$(kafka_probe --warm 2>&1); then
-    fail kafka "port $KAFKA_ADDR open but metadata request failed: $out" "$KAFKA_LOG"
-    return 1
-  fi
+  # The first metadata request can time out on a loaded machine (seen on a fresh machine while MinIO
+  # was compiling on both cores): the broker is up, the JVM client was slow. Ask again, a few times.
+  local out attempt
+  for attempt in 1 2 3 4; do
+    if out=$(kafka_probe --warm 2>&1); then break; fi
+    if ((attempt == 4)) || ! kill -0 "$pid" 2>/dev/null; then
+      fail kafka "port $KAFKA_ADDR open but metadata request failed (4 attempts): $out" "$KAFKA_LOG"
+      return 1
+    fi
+    say "kafka: metadata request $attempt failed, asking again…"
+    sleep 2
+  done
   if [[ $out == *warning:* ]]; then warn "kafka: ${out##*warning: }"; fi
   return 0
 }
