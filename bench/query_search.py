@@ -36,17 +36,9 @@ import asyncpg
 import psutil
 
 from bench.pipeline import RESULTS, percentile, record_section
-from samples.generator import (
-    _BUILDER_INDUSTRIES,
-    _DEVELOPER_INDUSTRIES,
-    _GIVEN,
-    _MARKET_INDUSTRIES,
-    _SURNAMES,
-    _TRADE_A,
-    _TRADE_B,
-    _TRANSPORT_INDUSTRIES,
-)
 from samples.identifiers import REGIONS, Region, make_resident_id, make_uscc
+from samples.names import GIVEN_NAMES, SURNAMES, TRADE_A, TRADE_B
+from samples.platforms import construction_permit, market_regulation, transport
 from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 from services.query.access import Caller, Role
@@ -96,7 +88,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "市场监督管理局",
         "SCJG",
         30,
-        _MARKET_INDUSTRIES,
+        market_regulation.INDUSTRIES,
         (
             Item("XK-SCJG-001", "企业设立登记", "company", "设立登记", "Y"),
             Item("XK-SCJG-002", "企业变更登记", "company", "变更登记", "D30"),
@@ -112,7 +104,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "住房和城乡建设局",
         "ZJJS",
         12,
-        _DEVELOPER_INDUSTRIES + _BUILDER_INDUSTRIES,
+        construction_permit.DEVELOPER_INDUSTRIES + construction_permit.BUILDER_INDUSTRIES,
         (
             Item("XK-ZJJS-001", "建筑工程施工许可证核发", "project", "施工许可", "Y"),
             Item("XK-ZJJS-002", "建筑工程施工许可证变更", "project", "施工许可变更", "D30"),
@@ -125,7 +117,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "交通运输局",
         "JTYS",
         12,
-        _TRANSPORT_INDUSTRIES,
+        transport.INDUSTRIES,
         (
             Item("XK-JTYS-001", "道路货物运输经营许可", "company", "道路货物运输经营许可", "D30"),
             Item("XK-JTYS-002", "道路旅客运输经营许可", "company", "道路旅客运输经营许可", "D30"),
@@ -151,7 +143,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "自然资源和规划局",
         "ZRZY",
         8,
-        _DEVELOPER_INDUSTRIES,
+        construction_permit.DEVELOPER_INDUSTRIES,
         (
             Item("XK-ZRZY-001", "建设用地规划许可", "project", "建设用地规划许可", "Y"),
             Item("XK-ZRZY-002", "建设工程规划许可", "project", "建设工程规划许可", "Y"),
@@ -239,7 +231,7 @@ class World:
 
 
 def _person_name(rng: random.Random) -> str:
-    return rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2, 2))))
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN_NAMES) for _ in range(rng.choice((1, 2, 2))))
 
 
 def build_world(seed: int = SEED) -> World:
@@ -264,7 +256,7 @@ def build_world(seed: int = SEED) -> World:
         pool = []
         while len(pool) < platform.weight * 1500:
             region = rng.choice(REGIONS)
-            trade = rng.choice(_TRADE_A) + rng.choice(_TRADE_B) + (rng.choice(_TRADE_A) if rng.random() < 0.3 else "")
+            trade = rng.choice(TRADE_A) + rng.choice(TRADE_B) + (rng.choice(TRADE_A) if rng.random() < 0.3 else "")
             name = f"{region.short}{trade}{rng.choice(platform.industries)}有限公司"
             if name not in names:
                 names.add(name)
@@ -350,7 +342,7 @@ def _title(rng: random.Random, item: Item, region: Region, applicant: Applicant,
         shop = f"{region.name}{district.name}{owner.name[0]}记{rng.choice(SHOP_TRADES)}"
         return owner, f"{shop}{item.title_suffix}"
     if item.subject == "project":
-        trade = rng.choice(_TRADE_A) + rng.choice(_TRADE_B)
+        trade = rng.choice(TRADE_A) + rng.choice(TRADE_B)
         project = f"{region.short}{trade}{rng.choice(PROJECT_KINDS)}{rng.choice(PROJECT_PHASES)}项目"
         return applicant, f"{project}{item.title_suffix}"
     if item.code == "XK-SCJG-002":
