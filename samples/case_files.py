@@ -122,6 +122,7 @@ def render_files(
         docs.append(_pdf_file(Stage.PROCESS, "审查意见表", "03_审查意见表.pdf", sheet))
 
     addressee = draft.applicant.name
+    doc_number: str | None
     if ctx.result is CaseResult.REFUSED:
         title = "不予行政许可决定书"
         lines = _refusal_lines(addressee, draft.item_name, f"{draft.refuse_reason}不符合法定条件。")

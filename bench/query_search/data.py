@@ -200,7 +200,7 @@ def build_world(seed: int = SEED) -> World:
     companies: dict[str, list[Applicant]] = {}
     for platform in PLATFORMS:
         taken: set[str] = set()
-        pool = []
+        pool: list[Applicant] = []
         while len(pool) < platform.weight * 1500:
             region = rng.choice(REGIONS)
             trade = trade_name(rng) + (rng.choice(TRADE_A) if rng.random() < 0.3 else "")

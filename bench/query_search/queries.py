@@ -216,7 +216,8 @@ class ExplainingConnection:
     `search_records` itself shows which statements it runs for a page and how each was executed."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn, self.plans = conn, []
+        self.conn = conn
+        self.plans: list[str] = []
 
     def is_in_transaction(self) -> bool:
         return self.conn.is_in_transaction()

@@ -51,7 +51,7 @@ def build(ctx: CaseContext) -> Draft:
         shop = f"{region.name}{district.name}{owner[0]}记{trade}"
         code = make_uscc(rng, region.code, registration_authority="9", organisation_type="2")
         approve = Step("核准", "登记注册科科长", "核准", "同意登记。", (0, 2))
-        issue = Step("发照", "综合受理窗口", "发放营业执照", "已制发个体工商户营业执照。", (0, 1))
+        issue: Step | None = Step("发照", "综合受理窗口", "发放营业执照", "已制发个体工商户营业执照。", (0, 1))
         item = ("XK-SCJG-004", "个体工商户设立登记")
         lines = [
             f"{owner}：",
