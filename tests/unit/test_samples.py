@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import itertools
+import json
 import random
 from collections import Counter
 from datetime import timedelta
@@ -163,6 +164,43 @@ def test_generation_is_deterministic_and_prefix_stable(cases):
     assert [event_json(c) for c in generate_cases(5)] == [event_json(c) for c in cases[:5]]
     other = generate_cases(3, seed=1)
     assert [c.record.case_title for c in other] != [c.record.case_title for c in cases[:3]]
+
+
+# Digests of two reference sets, taken before the generator was split per platform (samples/platforms/).
+# The same arguments must give the same cases on every run and across refactors. A deliberate change to the
+# generated cases (or a reportlab/Pillow release that renders the files differently) changes them: then
+# update them in the same commit and say why — the benchmarks' figures and the e2e tests rest on this data.
+REFERENCE_DIGESTS = {
+    "24 cases, default seed": "f47ddd937bd5261b265922009cbd00197c09f501d5cdad3b5e975abedc7f96bd",
+    "6 cases, seed 7, every 2nd defective": "2ab23fc20137a95d112bd0c0f2c44332de0994869793898a9acc5b959bb1d2ae",
+}
+
+
+def _fingerprint(cases: list[SampleCase]) -> str:
+    """SHA-256 of the cases as JSON with sorted keys, each file's content replaced by its own SHA-256."""
+    rows = []
+    for case in cases:
+        record = case.record.model_dump(mode="json")
+        for material in record["materials"]:
+            content = base64.b64decode(material.pop("content_base64"), validate=True)
+            material["content_sha256"] = hashlib.sha256(content).hexdigest()
+        rows.append(
+            {
+                "record": record,
+                "defect": case.defect,
+                "platform": case.platform,
+                "defective_material": case.defective_material,
+            }
+        )
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_generated_cases_match_the_reference_digests(cases):
+    found = {
+        "24 cases, default seed": _fingerprint(cases),
+        "6 cases, seed 7, every 2nd defective": _fingerprint(generate_cases(6, seed=7, wrong_digest_every=2)),
+    }
+    assert found == REFERENCE_DIGESTS, "the generated cases changed — see REFERENCE_DIGESTS"
 
 
 def test_every_event_validates_against_the_contract(cases):
