@@ -46,14 +46,21 @@ def staging_fixity(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Fi
     return ok()
 
 
+# Both digest checks give this reason, with the algorithm's name; {file} is filled in later.
+_DIGEST_MISMATCH_ZH = "文件“{{file}}”的 {algorithm} 摘要与申报值不一致，文件可能被篡改或传输损坏，请核对后重新提交。"
+_DIGEST_MISMATCH_EN = (
+    "{algorithm} of '{{file}}' differs from the declared digest: the file was altered or damaged in transfer; "
+    "check it and resubmit."
+)
+
+
 @check(
     "AUTH-DIGEST-SHA256",
     AU,
     examines="The SHA-256 of the received bytes equals the digest the platform declared.",
     examines_zh="接收文件的 SHA-256 摘要与业务系统申报值一致。",
-    reason_zh="文件“{file}”的 SHA-256 摘要与申报值不一致，文件可能被篡改或传输损坏，请核对后重新提交。",
-    reason_en="SHA-256 of '{file}' differs from the declared digest: the file was altered or damaged in "
-    "transfer; check it and resubmit.",
+    reason_zh=_DIGEST_MISMATCH_ZH.format(algorithm="SHA-256"),
+    reason_en=_DIGEST_MISMATCH_EN.format(algorithm="SHA-256"),
     basis="DA/T 70-2018 authenticity: digests equal the declared ones",
     when=platform_declared("declared_sha256", "SHA-256"),
 )
@@ -66,9 +73,8 @@ def digest_sha256(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Fin
     AU,
     examines="The SM3 (GB/T 32905) digest of the received bytes equals the declared one, where declared.",
     examines_zh="接收文件的 SM3 摘要（GB/T 32905）与申报值一致（申报时）。",
-    reason_zh="文件“{file}”的 SM3 摘要与申报值不一致，文件可能被篡改或传输损坏，请核对后重新提交。",
-    reason_en="SM3 of '{file}' differs from the declared digest: the file was altered or damaged in transfer; "
-    "check it and resubmit.",
+    reason_zh=_DIGEST_MISMATCH_ZH.format(algorithm="SM3"),
+    reason_en=_DIGEST_MISMATCH_EN.format(algorithm="SM3"),
     basis="DA/T 70-2018 authenticity; GB/T 32905 SM3",
     when=platform_declared("declared_sm3", "SM3"),
 )

@@ -16,7 +16,7 @@ They are tried in that order, then the function runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -97,8 +97,8 @@ def ok(**details: object) -> Finding:
     return Finding(Outcome.PASS, {k: str(v) for k, v in details.items()})
 
 
-def fail(params: dict[str, object] | None = None, **details: object) -> Finding:
-    return Finding(Outcome.FAIL, {k: str(v) for k, v in details.items()}, params or {})
+def fail(params: Mapping[str, object] | None = None, **details: object) -> Finding:
+    return Finding(Outcome.FAIL, {k: str(v) for k, v in details.items()}, dict(params or {}))
 
 
 def fail_on(**params: object) -> Finding:
