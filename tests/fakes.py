@@ -323,7 +323,7 @@ class InMemoryQuarantine:
 def fixity_validation_ports() -> dict[str, Any]:
     """Validation's ports for step-chaining tests whose files are placeholders, not real PDFs or scans:
     only the fixity checks of the catalogue apply (the full catalogue: tests/unit/test_checks*.py)."""
-    from services.validation.catalogue import CATALOGUE
+    from services.validation.checks import CATALOGUE
     from services.validation.rules import RuleBook
 
     fixity = {"AUTH-FIXITY-STAGING", "AUTH-DIGEST-SHA256", "AUTH-DIGEST-SM3", "AUTH-SIZE", "SEC-VIRUS"}

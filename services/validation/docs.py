@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from contracts.v1 import Property
-from services.validation.catalogue import CATALOGUE, Check
+from services.validation.checks import CATALOGUE, Check
 from services.validation.rules import ItemRules, default_rulebook
 
 TARGET = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
@@ -34,7 +34,7 @@ def render() -> str:
     lines = [
         "# The four-property check catalogue (DA/T 70-2018)",
         "",
-        "<!-- Generated from services/validation/catalogue.py by `python -m services.validation.docs`."
+        "<!-- Generated from services/validation/checks/ by `python -m services.validation.docs`."
         " Do not edit: tests/unit/test_checks_docs.py fails when this file and the catalogue differ. -->",
         "",
         "Every case that capture staged is checked by every check below; the `archive.validated.v1` event"

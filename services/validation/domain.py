@@ -1,5 +1,5 @@
 """Pure validation rules: what is measured in a file's bytes, the fingerprint that identifies a case
-revision's content, and the verdict. The check catalogue itself is services/validation/catalogue.py."""
+revision's content, and the verdict. The check catalogue itself is services/validation/checks/."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contracts.v1 import CapturedFile, CaseMetadata, CheckResult
-from services.validation.catalogue import CaseEvidence, rejections, run_catalogue
+from services.validation.checks import CaseEvidence, rejections, run_catalogue
 from services.validation.formats import FileFacts, Limits, inspect
 from services.validation.rules import ItemRules
 

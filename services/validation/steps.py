@@ -16,7 +16,7 @@ from services.common.adapters.quarantine import CaseNumberAnswer
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
-from services.validation.catalogue import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
+from services.validation.checks import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
 from services.validation.domain import case_fingerprint, limits_for, measure, verdict
 from services.validation.rules import RuleBook
 

@@ -14,7 +14,7 @@ import pytest
 from contracts.v1 import CapturedCase, CapturedEvent, CapturedFile, ObjectRef, Outcome, UnifiedApprovalRecord, topics
 from samples.defects import DefectCase, defect_corpus, reuse_corpus
 from services.capture.domain import neutralise_file_name
-from services.validation.catalogue import CATALOGUE
+from services.validation.checks import CATALOGUE
 from services.validation.rules import default_rulebook
 from services.validation.steps import validate_case
 from tests.fakes import FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine

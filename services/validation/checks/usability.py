@@ -1,0 +1,174 @@
+"""Usability (可用性): the file can be read for as long as it is kept — not empty, an archival format,
+not a zip bomb, not encrypted, really opens, and scanned well enough to read."""
+
+from __future__ import annotations
+
+from contracts.v1 import Property
+from services.validation.checks.engine import (
+    SCANNED_IMAGES,
+    SELF_ENCRYPTING,
+    ZIP_PACKAGES,
+    CaseEvidence,
+    Condition,
+    FileEvidence,
+    Finding,
+    check,
+    fail,
+    fail_on,
+    ok,
+    skip,
+    unmeasurable,
+)
+from services.validation.formats import ARCHIVAL_FORMATS, Format
+from services.validation.rules import ItemRules
+
+US = Property.USABILITY
+
+
+@check(
+    "USAB-EMPTY",
+    US,
+    examines="The file is not empty (zero bytes).",
+    examines_zh="文件不为空（0 字节）。",
+    reason_zh="文件“{file}”为空文件（0 字节），请重新提交完整文件。",
+    reason_en="'{file}' is empty (0 bytes); resubmit the complete file.",
+    basis="DA/T 70-2018 usability: zero-byte files are unusable",
+)
+def not_empty(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    return fail(size=0) if ev.size == 0 else ok()
+
+
+@check(
+    "USAB-FORMAT",
+    US,
+    examines="The format, identified from the content and not the name, is an accepted archival format: PDF, "
+    "OFD, JPEG, PNG, TIFF, JPEG 2000, MP3, WAV or MP4.",
+    examines_zh="按内容（而非文件名）识别的格式属于可归档格式：PDF、OFD、JPEG、PNG、TIFF、JPEG 2000、MP3、WAV、MP4。",
+    reason_zh="文件“{file}”不是可归档格式（识别为 {actual}），请转换为 PDF、OFD 或标准图像、音视频格式后重新提交。",
+    reason_en="'{file}' is not in an accepted archival format (identified as {actual}); convert it to PDF, OFD "
+    "or a standard image, audio or video format and resubmit.",
+    basis="DA/T 70-2018 usability: accepted archival formats",
+)
+def format_accepted(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    if ev.size == 0:
+        return skip("the file is empty (USAB-EMPTY)")
+    fmt = ev.facts.format
+    if fmt not in ARCHIVAL_FORMATS:
+        return fail({"actual": "ZIP" if fmt is Format.ZIP else "unknown"}, identified=fmt.value)
+    return ok(identified=fmt.value)
+
+
+@check(
+    "USAB-ZIP-BOMB",
+    US,
+    examines="A zip-based package (OFD) stays within the limits on compression ratio, unpacked size and "
+    "entry count; a zip bomb is refused unopened.",
+    examines_zh="基于 zip 的文件包（OFD）的压缩比、解压后大小和条目数不超过限值；压缩炸弹拒绝解压。",
+    reason_zh="文件“{file}”解压后体积异常（{why}），疑似压缩炸弹，已拒绝，请重新生成文件后提交。",
+    reason_en="'{file}' would unpack to an abnormal size ({why}), like a zip bomb; it was refused — produce the "
+    "file again and resubmit.",
+    basis="DA/T 70-2018 usability: no zip bombs",
+    kinds=ZIP_PACKAGES,
+)
+def no_zip_bomb(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    if ev.facts.zip_bomb:
+        return fail_on(why=ev.facts.zip_bomb)
+    return ok()
+
+
+@check(
+    "USAB-ENCRYPTED",
+    US,
+    examines="The file is not encrypted (PDF encryption, encrypted OFD entries).",
+    examines_zh="文件未加密（PDF 加密、OFD 条目加密）。",
+    reason_zh="文件“{file}”已加密，档案无法长期读取，请提交未加密的文件。",
+    reason_en="'{file}' is encrypted, so the archive cannot keep it readable; resubmit it unencrypted.",
+    basis="DA/T 70-2018 usability: no encryption",
+    kinds=SELF_ENCRYPTING,
+)
+def not_encrypted(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    if ev.facts.zip_bomb:
+        return skip("the package was refused unopened (USAB-ZIP-BOMB)")
+    return fail() if ev.facts.encrypted else ok()
+
+
+@check(
+    "USAB-OPENS",
+    US,
+    examines="The file really opens: a PDF parses and has pages, OFD.xml and its document parse, an image "
+    "decodes completely, a media header reads; truncated files fail.",
+    examines_zh="文件可正常打开：PDF 可解析且有页面，OFD.xml 及文档可解析，图像可完整解码，"
+    "音视频文件头可读取；截断文件不通过。",
+    reason_zh="文件“{file}”无法正常打开（{error}），可能已损坏或不完整，请重新提交完整文件。",
+    reason_en="'{file}' does not open ({error}): it is damaged or incomplete; resubmit the complete file.",
+    basis="DA/T 70-2018 usability: files open; source paper: damaged pages (档案页破损)",
+)
+def opens(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    gate = unmeasurable(ev)
+    if gate:
+        return gate
+    if not ev.facts.opens:
+        return fail({"error": ev.facts.open_error or "unknown error"}, error=ev.facts.open_error or "")
+    return ok(pages=ev.facts.page_count if ev.facts.page_count is not None else "-")
+
+
+@check(
+    "USAB-SCAN-DPI",
+    US,
+    examines="A scanned image records a resolution of at least 200 dpi (300 dpi for the materials the item names).",
+    examines_zh="扫描图像记录的分辨率不低于 200 dpi（事项指定的材料不低于 300 dpi）。",
+    reason_zh="扫描件“{file}”分辨率为 {dpi}，低于要求的 {min_dpi} dpi，请按要求重新扫描后提交。",
+    reason_en="the scan '{file}' is {dpi}, below the required {min_dpi} dpi; scan it again and resubmit.",
+    basis="DA/T 31-2017 scanning: at least 200 dpi, 300 dpi for small or unclear text",
+    kinds=SCANNED_IMAGES,
+    needs_open=True,
+)
+def scan_resolution(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    assert ev.facts.image is not None
+    dpi, minimum = ev.facts.image.dpi, rules.min_dpi(ev.file)
+    if dpi is None:
+        return fail({"dpi": "unrecorded", "min_dpi": f"{minimum:g}"}, dpi="unrecorded", min_dpi=minimum)
+    if dpi + 0.5 < minimum:
+        return fail({"dpi": f"{dpi:g} dpi", "min_dpi": f"{minimum:g}"}, dpi=dpi, min_dpi=minimum)
+    return ok(dpi=dpi)
+
+
+@check(
+    "USAB-SCAN-BLUR",
+    US,
+    examines="A scanned image is sharp: the variance of its Laplacian over content tiles reaches the threshold.",
+    examines_zh="扫描图像清晰：内容区域的拉普拉斯方差达到阈值。",
+    reason_zh="扫描件“{file}”模糊不清（清晰度 {score}，要求不低于 {threshold}），请重新扫描后提交。",
+    reason_en="the scan '{file}' is blurred (sharpness {score}, at least {threshold} required); scan it again "
+    "and resubmit.",
+    basis="source paper: illegible copies (复印件不清晰); DA/T 31-2017",
+    kinds=SCANNED_IMAGES,
+    needs_open=True,
+)
+def scan_sharpness(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    assert ev.facts.image is not None
+    score, threshold = ev.facts.image.sharpness, rules.thresholds.min_sharpness
+    if score < threshold:
+        params = {"score": f"{score:.0f}", "threshold": f"{threshold:g}"}
+        return fail(params, sharpness=round(score, 1), threshold=threshold)
+    return ok(sharpness=round(score, 1))
+
+
+@check(
+    "USAB-SCAN-COLOUR",
+    US,
+    examines="Scans of materials that carry a red seal or letterhead (the item's list) are in colour.",
+    examines_zh="带红色印章或红头的材料（事项配置）以彩色扫描。",
+    reason_zh="扫描件“{file}”带有印章或红头，须彩色扫描，当前为灰度/黑白（{mode}），请彩色重新扫描后提交。",
+    reason_en="'{file}' carries a seal or red letterhead and must be scanned in colour; it is grey or black and "
+    "white ({mode}) — scan it again in colour and resubmit.",
+    basis="DA/T 31-2017: colour for pages with red letterheads, seals, photos or colour text",
+    when=Condition(lambda ev, rules: rules.needs_colour(ev.file), "the item does not require colour for this material"),
+    kinds=SCANNED_IMAGES,
+    needs_open=True,
+)
+def scan_colour(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
+    assert ev.facts.image is not None
+    if not ev.facts.image.colour:
+        return fail_on(mode=ev.facts.image.mode)
+    return ok(mode=ev.facts.image.mode)

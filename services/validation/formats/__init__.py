@@ -1,0 +1,65 @@
+"""What a file really is and whether it really opens — measured from its bytes, never from its name.
+
+`inspect(data, limits)` identifies the format by its signature (the closed list of archival formats
+DA/T 70 accepts: PDF, OFD, JPEG, PNG, TIFF, JPEG 2000, MP3, WAV, MP4), opens it with the library that
+reads that format (pypdf, Pillow, mutagen, zipfile + ElementTree for OFD), and measures what the
+checks need: pages, encryption, active content, signatures, image resolution, sharpness, colour and
+red (seal) area. Pure: bytes in, facts out; CPU-heavy, so the step calls it in a worker thread.
+
+One module per reader: identify (the format from its signature), pdf, ofd, image, media; facts holds
+what they measure.
+"""
+
+from __future__ import annotations
+
+from services.validation.formats.facts import FileFacts, ImageFacts, Limits, SignatureFacts
+from services.validation.formats.identify import (
+    ARCHIVAL_FORMATS,
+    EXTENSIONS,
+    MEDIA_FORMATS,
+    MEDIA_TYPES,
+    RASTER_FORMATS,
+    Format,
+    identify,
+)
+from services.validation.formats.image import inspect_image
+from services.validation.formats.media import inspect_media
+from services.validation.formats.ofd import inspect_ofd
+from services.validation.formats.pdf import inspect_pdf
+
+__all__ = [
+    "ARCHIVAL_FORMATS",
+    "EXTENSIONS",
+    "MEDIA_FORMATS",
+    "MEDIA_TYPES",
+    "RASTER_FORMATS",
+    "FileFacts",
+    "Format",
+    "ImageFacts",
+    "Limits",
+    "SignatureFacts",
+    "identify",
+    "inspect",
+]
+
+
+def inspect(data: bytes, limits: Limits = Limits()) -> FileFacts:
+    facts = FileFacts(format=identify(data), size=len(data))
+    if not data:
+        facts.open_error = "the file is empty (0 bytes)"
+        return facts
+    try:
+        if facts.format is Format.PDF:
+            inspect_pdf(data, facts, limits)
+        elif facts.format is Format.OFD:
+            inspect_ofd(data, facts, limits)
+        elif facts.format in RASTER_FORMATS:
+            inspect_image(data, facts)
+        elif facts.format in MEDIA_FORMATS:
+            inspect_media(data, facts)
+        else:
+            facts.open_error = "not a format this archive can open"
+    except Exception as exc:  # any parser failure means: it does not open
+        facts.opens = False
+        facts.open_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return facts

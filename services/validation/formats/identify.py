@@ -1,0 +1,84 @@
+"""What a file is, from its first bytes: the closed list of archival formats DA/T 70 accepts, the media
+types and extensions each may be declared with, and `identify`.
+
+A few magic numbers written here rather than a general library: the list is closed, and OFD (a zip whose
+root holds OFD.xml) is not something general sniffers know.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from enum import StrEnum
+
+
+class Format(StrEnum):
+    PDF = "pdf"
+    OFD = "ofd"
+    JPEG = "jpeg"
+    PNG = "png"
+    TIFF = "tiff"
+    JP2 = "jp2"
+    MP3 = "mp3"
+    WAV = "wav"
+    MP4 = "mp4"
+    ZIP = "zip"  # a zip archive that is not an OFD document: identified, but not an archival format
+    UNKNOWN = "unknown"
+
+
+ARCHIVAL_FORMATS = frozenset(f for f in Format if f not in (Format.ZIP, Format.UNKNOWN))
+RASTER_FORMATS = frozenset({Format.JPEG, Format.PNG, Format.TIFF, Format.JP2})
+MEDIA_FORMATS = frozenset({Format.MP3, Format.WAV, Format.MP4})
+
+MEDIA_TYPES: dict[Format, frozenset[str]] = {
+    Format.PDF: frozenset({"application/pdf"}),
+    Format.OFD: frozenset({"application/ofd", "application/vnd.ofd", "application/x-ofd"}),
+    Format.JPEG: frozenset({"image/jpeg", "image/jpg", "image/pjpeg"}),
+    Format.PNG: frozenset({"image/png"}),
+    Format.TIFF: frozenset({"image/tiff", "image/tif"}),
+    Format.JP2: frozenset({"image/jp2", "image/jpx", "image/jpm", "image/j2k"}),
+    Format.MP3: frozenset({"audio/mpeg", "audio/mp3"}),
+    Format.WAV: frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}),
+    Format.MP4: frozenset({"video/mp4", "audio/mp4", "application/mp4"}),
+    Format.ZIP: frozenset({"application/zip"}),
+}
+EXTENSIONS: dict[Format, frozenset[str]] = {
+    Format.PDF: frozenset({"pdf"}),
+    Format.OFD: frozenset({"ofd"}),
+    Format.JPEG: frozenset({"jpg", "jpeg", "jpe", "jfif"}),
+    Format.PNG: frozenset({"png"}),
+    Format.TIFF: frozenset({"tif", "tiff"}),
+    Format.JP2: frozenset({"jp2", "j2k", "jpf", "jpx", "j2c"}),
+    Format.MP3: frozenset({"mp3"}),
+    Format.WAV: frozenset({"wav"}),
+    Format.MP4: frozenset({"mp4", "m4a", "m4v"}),
+    Format.ZIP: frozenset({"zip"}),
+}
+
+
+def identify(data: bytes) -> Format:
+    head = data[:64]
+    if b"%PDF-" in data[:1024]:
+        return Format.PDF
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError):
+            return Format.ZIP
+        return Format.OFD if "OFD.xml" in names else Format.ZIP
+    if head.startswith(b"\xff\xd8\xff"):
+        return Format.JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return Format.PNG
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return Format.TIFF
+    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xff\x4f\xff\x51"):
+        return Format.JP2
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return Format.WAV
+    if head[4:8] == b"ftyp":
+        return Format.MP4
+    if head.startswith(b"ID3") or (len(head) > 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
+        return Format.MP3
+    return Format.UNKNOWN
