@@ -10,7 +10,7 @@ BENCH_CASES ?= 2000
         stack-status services-start services-stop services-status topics migrate feed summary snapshots
 
 help:
-	@echo "make up        install + start the stack and the four services, feed $(SAMPLES) sample cases, print the outcome"
+	@echo "make up        install + start the stack and the five services, feed $(SAMPLES) sample cases, print the outcome"
 	@echo "make down      stop the services and the stack"
 	@echo "make test      install what is missing, start the stack if needed, run lint + unit + integration + e2e tests"
 	@echo "make bench     measure end-to-end throughput and latency against the bare-infrastructure floor"

@@ -73,8 +73,17 @@ def cmd_services(settings: ArchiveSettings, args: argparse.Namespace) -> int:
 
 
 def cmd_feed(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    from samples.generator import approval_completed_event, generate_cases
-
+    try:  # imported here: samples/ is a source checkout's, and the production images leave it out
+        from samples.generator import approval_completed_event, generate_cases
+    except ModuleNotFoundError as missing:
+        if missing.name is None or not missing.name.startswith("samples"):
+            raise
+        print(
+            "feed: the sample-case generator (samples/) is not installed here — the production images leave it "
+            "out; run `archivectl feed` from a source checkout (`make feed`)",
+            file=sys.stderr,
+        )
+        return 2
     cases = generate_cases(args.count, seed=args.seed)
     # The feed speaks for the sample platforms: registered (if new) with the unified dialect, and signed.
     secrets = asyncio.run(sample_platform_secrets(settings))

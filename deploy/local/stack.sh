@@ -67,7 +67,7 @@ parse_servers() {
 }
 
 cmd_up() {
-  local start s pkgs=() uniq=() failed=()
+  local start s failed=()
   declare -A job
   start=$(now)
   parse_servers "$@"
@@ -76,14 +76,9 @@ cmd_up() {
 
   # 1. System packages, all in one apt run (dpkg allows one installer at a
   #    time, so this cannot be done inside the parallel per-server jobs).
-  for s in "${SERVERS[@]}"; do
-    mapfile -t -O "${#pkgs[@]}" pkgs < <("$(prefix "$s")_apt_needs")
-  done
-  if ((${#pkgs[@]})); then
-    mapfile -t uniq < <(printf '%s\n' "${pkgs[@]}" | awk 'NF && !seen[$0]++')
-    apt_install "${uniq[@]}" || exit 1
-    if [[ " ${uniq[*]} " == *" clamav-daemon "* ]]; then clamav_disable_system_services; fi
-  fi
+  #    Each server says which package it lacks and why; each is printed.
+  apt_install_needs < <(for s in "${SERVERS[@]}"; do "$(prefix "$s")_apt_needs"; done) || exit 1
+  if [[ " ${APT_INSTALLED[*]} " == *" clamav-daemon "* ]]; then clamav_disable_system_services; fi
 
   # 2. Install (jars, MinIO build), start and health-check every server in
   #    parallel; each job prints its own progress and failure lines.

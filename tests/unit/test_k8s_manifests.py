@@ -1,7 +1,7 @@
 """deploy/k8s must agree with the code it deploys: services, images, ports, settings, secrets.
 
 No kubectl here: the YAML is read with PyYAML and its structure checked against docker-compose.yml, the
-Dockerfiles, the settings classes, services/common/metrics.py and docs/benchmarks.md."""
+Dockerfile, the settings classes, services/common/metrics.py and docs/benchmarks.md."""
 
 import importlib
 import inspect
@@ -21,6 +21,7 @@ from archivectl.kafka_admin import PARTITIONS
 from archivectl.local_services import PIPELINE, QUERY_HTTP_PORT, SERVICES
 from services.common.metrics import DEFAULT_PORTS
 from services.common.settings import ArchiveSettings
+from tests import dockerfile as df
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
@@ -146,15 +147,19 @@ def test_every_archive_service_of_compose_has_a_deployment_with_its_image():
     services = archive_services_of_compose()
     assert set(services) == set(SERVICES)
     assert set(objects("Deployment")) == set(services)
+    dockerfile = df.parse()
     for service, spec in services.items():
         assert load(f"{service}.yaml")[0]["kind"] == "Deployment"
-        dockerfile = REPO / spec["build"]["dockerfile"]
-        assert dockerfile == REPO / "services" / service / "Dockerfile" and dockerfile.exists()
-        text = dockerfile.read_text(encoding="utf-8")
-        assert f"-t approval-archive/{service} " in text  # the build command the manifests' image names follow
-        assert f'CMD ["python", "-m", "services.{service}"]' in text
+        assert spec["build"]["args"] == {"SERVICE": service}
+        stage = df.service_stage(dockerfile, service).name
+        assert df.command(dockerfile, stage) == ["python", "-m", f"services.{service}"]
+        image = f"approval-archive/{service}:{VERSION}"
+        # the build command the manifest names, the image compose builds and the one the Deployment runs agree
+        build = f"docker build --build-arg SERVICE={service} -t {image} ."
+        assert build in (K8S / f"{service}.yaml").read_text(encoding="utf-8")
+        assert spec["image"] == image
         c = container(service)
-        assert c["image"] == f"approval-archive/{service}:{VERSION}"
+        assert c["image"] == image
         assert "command" not in c and "args" not in c, "the image's CMD starts the service"
 
 
@@ -163,8 +168,8 @@ def test_metrics_ports_are_the_services_default_ports_and_prometheus_is_told():
         c = container(service)
         metrics = [p for p in c["ports"] if p["name"] == "metrics"]
         assert [p["containerPort"] for p in metrics] == [DEFAULT_PORTS[service]]
-        dockerfile = (REPO / "services" / service / "Dockerfile").read_text(encoding="utf-8")
-        assert re.search(rf"^EXPOSE .*\b{DEFAULT_PORTS[service]}\b", dockerfile, re.M)
+        dockerfile = df.parse()
+        assert DEFAULT_PORTS[service] in df.exposed_ports(dockerfile, df.service_stage(dockerfile, service).name)
         annotations = objects("Deployment")[service]["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == str(DEFAULT_PORTS[service])
@@ -288,9 +293,9 @@ def test_pods_run_as_the_images_user_with_a_read_only_root():
             assert sc["capabilities"]["drop"] == ["ALL"], name
             mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
             assert mounts.get("/tmp") in empty_dirs, f"{name}: /tmp must be a writable emptyDir"
+    dockerfile = df.parse()
     for service in SERVICES:
-        dockerfile = (REPO / "services" / service / "Dockerfile").read_text(encoding="utf-8")
-        assert re.search(r"^USER 10001$", dockerfile, re.M)
+        assert dockerfile.last(df.service_stage(dockerfile, service).name, "USER") == "10001", service
 
 
 def test_every_worker_can_write_fausts_state_dir():
@@ -349,7 +354,9 @@ def test_workers_get_time_to_stop_in_order():
 
 def test_the_set_up_jobs_run_real_archivectl_commands_from_the_query_image():
     assert PYPROJECT["project"]["scripts"]["archivectl"] == "archivectl.__main__:main"
-    assert "pip install --no-cache-dir ." in (REPO / "services" / "query" / "Dockerfile").read_text(encoding="utf-8")
+    dockerfile = df.parse()  # archivectl is installed as a script in the query image
+    assert "pip install --no-cache-dir ." in dockerfile.effective(df.service_stage(dockerfile, "query").name, "RUN")
+    assert "archivectl" in df.copied_sources(dockerfile)
     runs = {}
     for job in objects("Job").values():
         spec = job["spec"]["template"]["spec"]

@@ -20,9 +20,11 @@ clamd_bin() {
   if [[ -x /usr/sbin/clamd ]]; then echo /usr/sbin/clamd; else command -v clamd || true; fi
 }
 
+# Packages apt must provide, one "PACKAGE REASON" line each (see apt_install_needs).
 clamav_apt_needs() {
-  [[ -n $(clamd_bin) ]] || echo clamav-daemon
-  command -v clamdscan >/dev/null || echo clamdscan   # only "Recommends"
+  [[ -n $(clamd_bin) ]] || echo "clamav-daemon no clamd found: the virus scanner validation asks"
+  command -v clamdscan >/dev/null ||   # only "Recommends" of clamav-daemon
+    echo "clamdscan no clamdscan found: checking clamd by hand (deploy/local/README.md)"
   return 0
 }
 

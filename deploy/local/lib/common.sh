@@ -134,3 +134,26 @@ apt_install() {
     return 1
   fi
 }
+
+# apt_install_needs: reads "PACKAGE REASON…" lines (what the *_apt_needs functions print), says for each
+# package why it is installed, then installs them all in one apt run. Nothing to read: nothing to do.
+# Sets APT_INSTALLED to the packages installed.
+apt_install_needs() {
+  local pkg reason pkgs=()
+  declare -A why=()
+  APT_INSTALLED=()
+  while read -r pkg reason; do
+    [[ -n $pkg ]] || continue
+    if [[ ! -v why[$pkg] ]]; then pkgs+=("$pkg"); why[$pkg]=$reason; fi
+  done
+  ((${#pkgs[@]})) || return 0
+  for pkg in "${pkgs[@]}"; do say "apt: $pkg — ${why[$pkg]}"; done
+  apt_install "${pkgs[@]}" || return 1
+  # shellcheck disable=SC2034  # read by stack.sh
+  APT_INSTALLED=("${pkgs[@]}")
+}
+
+# version_at_least VERSION MINIMUM: dotted versions compared part by part (sort -V).
+version_at_least() {
+  [[ -n $1 && $(printf '%s\n' "$2" "$1" | sort -V | head -n1) == "$2" ]]
+}

@@ -39,10 +39,35 @@ kafka_pom() {
 EOF
 }
 
-# Packages apt must provide before kafka_up can run (printed, one per line).
+# Java major version of a java binary ("17"; "1" for Java 8 and older; empty if it does not run).
+java_major() {
+  local v
+  v=$("$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  printf '%s' "${v%%.*}"
+}
+
+# KAFKA_JAVA_BIN: the bin/ of a Java >= 17 (Kafka 4's minimum): the one on PATH, else Debian's
+# OpenJDK 17 when installed beside an older default. Returns 1 when there is none.
+kafka_find_java() {
+  local java major
+  KAFKA_JAVA_BIN=""
+  for java in "$(command -v java || true)" /usr/lib/jvm/java-17-openjdk-*/bin/java; do
+    [[ -x $java ]] || continue
+    major=$(java_major "$java")
+    if [[ $major =~ ^[0-9]+$ ]] && ((major >= 17)); then KAFKA_JAVA_BIN=$(dirname "$(readlink -f "$java")"); return 0; fi
+  done
+  return 1
+}
+
+# Packages apt must provide before kafka_up can run, one "PACKAGE REASON" line each (see apt_install_needs).
 kafka_apt_needs() {
-  command -v java >/dev/null || echo openjdk-17-jdk-headless
-  if [[ ! -f $KAFKA_MARKER ]] && ! command -v mvn >/dev/null; then echo maven; fi
+  if ! kafka_find_java; then
+    # The JDK rather than the JRE: javac compiles the broker's health probe (lib/KafkaProbe.java).
+    echo "openjdk-17-jdk-headless Kafka $AA_KAFKA_VERSION needs Java >= 17 (found: $(command -v java || echo none)); its javac compiles the health probe"
+  fi
+  if [[ ! -f $KAFKA_MARKER ]] && ! command -v mvn >/dev/null; then
+    echo "maven no mvn found: it fetches Kafka's jars from Maven Central"
+  fi
   return 0
 }
 
@@ -233,6 +258,8 @@ kafka_wait() {
 kafka_up() {
   local pid start offset
   start=$(now)
+  kafka_find_java || { fail kafka "no Java >= 17 found (stack.sh up installs openjdk-17-jdk-headless)"; return 1; }
+  PATH="$KAFKA_JAVA_BIN:$PATH"   # this server's subshell only: java and javac below are a 17
   pid=$(kafka_pid)
   if [[ -n $pid ]]; then
     # Already ours and running: only check it serves metadata (fast path).
@@ -249,7 +276,6 @@ kafka_up() {
     fail kafka "port $AA_KAFKA_PORT or $AA_KAFKA_CONTROLLER_PORT is already used by another process (not started by this stack; set AA_KAFKA_PORT/AA_KAFKA_CONTROLLER_PORT)"
     return 1
   fi
-  command -v java >/dev/null || { fail kafka "java not found"; return 1; }
   kafka_install || return 1
   kafka_configure || return 1
   offset=$(stat -c %s "$KAFKA_LOG" 2>/dev/null || echo 0)

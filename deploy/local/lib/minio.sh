@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # MinIO: built from source with `go install` through the Go module proxy
 # (no binary download site is reachable), single drive, object lock capable.
+# The Go that builds it is the machine's when new enough (AA_GO_MIN_VERSION),
+# else a toolchain from the same proxy, cached by version (minio_find_go).
 
 MINIO_CACHE="$AA_CACHE_DIR/minio/$AA_MINIO_VERSION"
 MINIO_BIN="$MINIO_CACHE/minio"
@@ -11,10 +13,93 @@ MINIO_LOG="$AA_LOGS/minio.log"
 MINIO_BUILD_LOG="$AA_LOGS/minio-build.log"
 MINIO_PID="$AA_RUN/minio.pid"
 MINIO_ADDR="$AA_BIND_HOST:$AA_MINIO_PORT"
+GO_CACHE="$AA_CACHE_DIR/go"
+GO_TOOLCHAIN="$GO_CACHE/go$AA_GO_VERSION"
+GO_FETCH_LOG="$AA_LOGS/go-toolchain.log"
 
+# Version of a go binary ("1.19.8"; empty if it does not run). GOTOOLCHAIN=local: report itself, never
+# switch to another toolchain (Go >= 1.21 would, inside a module that asks for a newer one).
+go_version_of() {
+  local v
+  v=$(cd / && env -u GOROOT GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null) || return 0
+  v=${v#go}
+  printf '%s' "${v%% *}"
+}
+
+minio_built() {
+  [[ -f $MINIO_MARKER ]] || { [[ -x $MINIO_BIN ]] && "$MINIO_BIN" --version >/dev/null 2>&1; }
+}
+
+toolchain_cached() {
+  [[ $(go_version_of "$GO_TOOLCHAIN/bin/go") == "$AA_GO_VERSION" ]]
+}
+
+# Packages apt must provide, one "PACKAGE REASON" line each (see apt_install_needs).
 minio_apt_needs() {
-  command -v curl >/dev/null || echo curl   # health check
+  command -v curl >/dev/null || echo "curl no curl found: MinIO's health check"
+  minio_built && return 0
+  if ! command -v go >/dev/null && ! toolchain_cached; then
+    echo "golang-go no go found: Debian's go fetches the Go $AA_GO_VERSION toolchain that builds MinIO (needs >= $AA_GO_MIN_VERSION)"
+  fi
+  if [[ ! -f /etc/ssl/certs/ca-certificates.crt ]]; then
+    echo "ca-certificates no CA certificates: go fetches MinIO's sources from the Go module proxy over HTTPS"
+  fi
   return 0
+}
+
+# MINIO_GO: a go >= AA_GO_MIN_VERSION. The machine's `go` when new enough; otherwise the toolchain
+# go$AA_GO_VERSION in $GO_CACHE, fetched once by the machine's older go (go_fetch_toolchain).
+minio_find_go() {
+  local system version
+  MINIO_GO=""
+  system=$(command -v go || true)
+  if [[ -n $system ]]; then
+    version=$(go_version_of "$system")
+    if version_at_least "$version" "$AA_GO_MIN_VERSION"; then MINIO_GO=$system; return 0; fi
+  fi
+  if toolchain_cached; then MINIO_GO="$GO_TOOLCHAIN/bin/go"; return 0; fi
+  [[ -n $system ]] ||
+    { fail minio "go not found: Go >= $AA_GO_MIN_VERSION builds MinIO (stack.sh up installs Debian's golang-go, which fetches one)"; return 1; }
+  say "minio: $system is Go ${version:-of unknown version}, MinIO needs >= $AA_GO_MIN_VERSION: fetching the Go $AA_GO_VERSION toolchain from the Go module proxy into $GO_TOOLCHAIN (once, ~70 MB)…"
+  go_fetch_toolchain "$system" || return 1
+  MINIO_GO="$GO_TOOLCHAIN/bin/go"
+}
+
+# go_fetch_toolchain GO: download golang.org/toolchain@v0.0.1-go$AA_GO_VERSION.<os>-<arch> — the module
+# GOTOOLCHAIN switching uses — with `go mod download`, which Debian 12's go 1.19 has (GOTOOLCHAIN needs
+# Go >= 1.21). The module cache it lands in is a throwaway one; the toolchain moves to $GO_TOOLCHAIN.
+go_fetch_toolchain() {
+  local bootstrap=$1 platform module tmp dir start
+  mkdir -p "$GO_CACHE"
+  exec 7>"$GO_CACHE/.lock"
+  flock 7
+  if toolchain_cached; then flock -u 7; exec 7>&-; return 0; fi   # another clone fetched it meanwhile
+  start=$(now)
+  platform=$(cd / && env -u GOROOT "$bootstrap" env GOHOSTOS GOHOSTARCH | paste -sd-)
+  module="golang.org/toolchain@v0.0.1-go$AA_GO_VERSION.$platform"
+  tmp=$(mktemp -d "$GO_CACHE/.fetch-XXXXXX")
+  dir="$tmp/mod/$module"
+  if ! (cd "$tmp" && env -u GOROOT GOTOOLCHAIN=local GOFLAGS=-mod=mod GO111MODULE=on \
+        GOPATH="$tmp/gopath" GOMODCACHE="$tmp/mod" "$bootstrap" mod download -x "$module") >"$GO_FETCH_LOG" 2>&1 ||
+     [[ ! -x $dir/bin ]]; then
+    chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"
+    log_tail "$GO_FETCH_LOG"
+    fail minio "go mod download $module failed (is the Go module proxy reachable? \`go env GOPROXY\`; versions: GOFLAGS=-mod=mod go list -m -versions golang.org/toolchain)" "$GO_FETCH_LOG"
+    flock -u 7; exec 7>&-
+    return 1
+  fi
+  # The module cache is read-only, and module zips keep no file modes: the toolchain's programs get
+  # their execute bits back, as Go's own toolchain switch does.
+  chmod -R u+w "$tmp/mod"
+  chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*
+  rm -rf "$GO_TOOLCHAIN"
+  mv "$dir" "$GO_TOOLCHAIN"
+  rm -rf "$tmp"
+  flock -u 7
+  exec 7>&-
+  toolchain_cached ||
+    { fail minio "the fetched toolchain $GO_TOOLCHAIN/bin/go does not report go$AA_GO_VERSION" "$GO_FETCH_LOG"; return 1; }
+  say "minio: Go $AA_GO_VERSION toolchain ready in $GO_TOOLCHAIN ($(($(now) - start))s)"
 }
 
 minio_install() {
@@ -27,14 +112,13 @@ minio_install() {
     if [[ -x $MINIO_BIN ]] && "$MINIO_BIN" --version >/dev/null 2>&1; then
       : # built earlier (e.g. by hand) — accept it
     else
-      command -v go >/dev/null ||
-        { fail minio "go not found: Go >= 1.24 is needed to build MinIO (Debian's golang is too old)"; return 1; }
-      say "minio: building $AA_MINIO_VERSION with go install (first run, takes 5-10 min on 2 cores)…"
+      minio_find_go || return 1
+      say "minio: building $AA_MINIO_VERSION with $MINIO_GO install, Go $(go_version_of "$MINIO_GO") (first run, takes 5-10 min on 2 cores)…"
       rm -f "$MINIO_BIN"
       local start; start=$(now)
-      # CGO off: static binary, no C toolchain needed.
-      if ! (cd "$MINIO_CACHE" && GOBIN="$MINIO_CACHE" CGO_ENABLED=0 \
-            go install "github.com/minio/minio@$AA_MINIO_VERSION") >"$MINIO_BUILD_LOG" 2>&1; then
+      # CGO off: static binary, no C toolchain needed. GOTOOLCHAIN=local: the go chosen above builds.
+      if ! (cd "$MINIO_CACHE" && env -u GOROOT GOBIN="$MINIO_CACHE" CGO_ENABLED=0 GOTOOLCHAIN=local \
+            "$MINIO_GO" install "github.com/minio/minio@$AA_MINIO_VERSION") >"$MINIO_BUILD_LOG" 2>&1; then
         log_tail "$MINIO_BUILD_LOG"
         fail minio "go install github.com/minio/minio@$AA_MINIO_VERSION failed" "$MINIO_BUILD_LOG"
         return 1

@@ -78,19 +78,22 @@ pg_bindir() {
   return 0
 }
 
+# Packages apt must provide, one "PACKAGE REASON" line each (see apt_install_needs).
 pg_apt_needs() {
   pg_select_root 0
   local bindir v
   bindir=$(pg_bindir)
   if [[ -z $bindir ]]; then
-    echo postgresql; echo postgresql-contrib
+    echo "postgresql no PostgreSQL server (initdb under /usr/lib/postgresql) found: the index database"
+    echo "postgresql-contrib the pg_trgm extension the index's migrations create"
     return 0
   fi
   v=$(basename "$(dirname "$bindir")")
   # pg_trgm ships in the server package on Debian; postgresql-contrib is the
   # documented way to make sure it is there.
-  [[ -f /usr/share/postgresql/$v/extension/pg_trgm.control ]] || echo postgresql-contrib
-  [[ -x $bindir/pg_isready ]] || echo "postgresql-client-$v"
+  [[ -f /usr/share/postgresql/$v/extension/pg_trgm.control ]] ||
+    echo "postgresql-contrib PostgreSQL $v lacks the pg_trgm extension the index's migrations create"
+  [[ -x $bindir/pg_isready ]] || echo "postgresql-client-$v no pg_isready for PostgreSQL $v: the health check"
   return 0
 }
 
