@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.v1 import topics
-from services.common.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable
 from services.common.settings import ArchiveSettings
+from services.query.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -39,17 +39,17 @@ from contracts.v1 import (
     topics,
 )
 from samples.staging import classified_event
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.config import bundled_schedule_file
 from services.classification.schedule import load_schedule_file
 from services.classification.steps import install_schedule
-from services.common.adapters.index import PgIndex
 from services.common.adapters.object_store import MinioObjectStore
-from services.common.adapters.schedule_store import PgClassificationStore
 from services.common.index.migrate import upgrade
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.app import create_app
 from services.query.config import QuerySettings
 from services.storage import bag
+from services.storage.adapters.index import PgIndex
 from services.storage.steps import store_case
 from tests.factories import material, record
 
@@ -84,7 +84,7 @@ async def archive_record(
     event = await classified_event(
         settings,
         store,
-        index,
+        PgClassificationStore(index.pool),
         rec,
         retention=retention,
         sharing=SharingLevel(sharing),
