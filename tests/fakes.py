@@ -196,19 +196,18 @@ class MappingFetcher:
         self.files = files or {}
 
     async def fetch(self, url: str, *, max_bytes: int | None = None) -> Any:
-        import hashlib
         import io
 
         from services.capture.adapters.file_fetcher import Fetched, FetchFailed
+        from services.common.digests import digests_of
 
         if url not in self.files:
             raise FetchFailed("unreachable", f"HTTP 404 from {url}")
         data = self.files[url]
         if max_bytes is not None and len(data) > max_bytes:
             raise FetchFailed("too_large", f"more than {max_bytes} bytes")
-        return Fetched(
-            io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest(), None
-        )
+        digests = digests_of(data)
+        return Fetched(io.BytesIO(data), digests.size, digests.sha256, digests.sm3, None)
 
 
 # --- validation (issue 4) -------------------------------------------------------------------------------
