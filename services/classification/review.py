@@ -96,10 +96,12 @@ class DecidedButNotPublished(Exception):
         self.decision = decision
 
 
-async def decide_review(
+async def decide_and_publish(
     store: ReviewStore,
     review: Mapping[str, Any],
     *,
+    publisher: Publisher,
+    topic_name: Callable[[str], str],
     decided_by: str,
     fonds_code: str,
     organisations: OrganisationCodes,
@@ -110,9 +112,15 @@ async def decide_review(
     version: str | None = None,
     organisation_hint: str = "--organisation CODE",
 ) -> ReviewDecision:
-    """Decide a waiting case by a rule (`rule_id`) or by `values`; record it with its archival code.
-    Raises ReviewRefused, saying why, when the decision cannot be taken; nothing is recorded then.
-    Publishing the event is the caller's (both callers publish to archive.classified.v1)."""
+    """The one review path of `archivectl review decide` and the query API: decide the waiting case (or take
+    the event of record of a case decided before) and publish it to archive.classified.v1.
+
+    Raises ReviewRefused when the decision cannot be taken (nothing recorded, nothing published), and
+    DecidedButNotPublished when a new decision is recorded but the broker did not take its event."""
+    if review["status"] == "decided":
+        event = await decided_event(store, review)
+        await publish_event(publisher, topic_name(topics.CLASSIFIED), event)
+        return ReviewDecision(event, created=False, already_decided=True)
     if review["status"] != "waiting":
         raise ReviewRefused(f"{review['case_key']} is {review['status']}, not waiting for a decision")
     if bool(rule_id) == bool(values):
@@ -153,47 +161,7 @@ async def decide_review(
         organisations=organisations,
         review_decision=record,
     )
-    return ReviewDecision(classified, created)
-
-
-async def decide_and_publish(
-    store: ReviewStore,
-    review: Mapping[str, Any],
-    *,
-    publisher: Publisher,
-    topic_name: Callable[[str], str],
-    decided_by: str,
-    fonds_code: str,
-    organisations: OrganisationCodes,
-    rule_id: str | None = None,
-    values: Mapping[str, str] | None = None,
-    organisation: str | None = None,
-    note: str | None = None,
-    version: str | None = None,
-    organisation_hint: str = "--organisation CODE",
-) -> ReviewDecision:
-    """The one review path of `archivectl review decide` and the query API: decide the waiting case (or take
-    the event of record of a case decided before) and publish it to archive.classified.v1.
-
-    Raises ReviewRefused when the decision cannot be taken (nothing recorded, nothing published), and
-    DecidedButNotPublished when a new decision is recorded but the broker did not take its event."""
-    if review["status"] == "decided":
-        event = await decided_event(store, review)
-        await publish_event(publisher, topic_name(topics.CLASSIFIED), event)
-        return ReviewDecision(event, created=False, already_decided=True)
-    decision = await decide_review(
-        store,
-        review,
-        decided_by=decided_by,
-        fonds_code=fonds_code,
-        organisations=organisations,
-        rule_id=rule_id,
-        values=values,
-        organisation=organisation,
-        note=note,
-        version=version,
-        organisation_hint=organisation_hint,
-    )
+    decision = ReviewDecision(classified, created)
     try:
         await publish_event(publisher, topic_name(topics.CLASSIFIED), decision.event)
     except Exception as exc:

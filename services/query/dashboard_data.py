@@ -25,7 +25,7 @@ from services.query.adapters.consumer_lag import GroupInput, GroupOffsets, Kafka
 
 log = logging.getLogger(__name__)
 
-# Which consumer group reads which topic (services/*/app.py bind_step input_topic), in pipeline order.
+# Which consumer group reads which topic (services/*/app.py create_app input_topic), in pipeline order.
 PIPELINE_INPUTS: tuple[tuple[str, str], ...] = (
     ("capture", topics.APPROVAL_COMPLETED),
     ("validation", topics.CAPTURED),
