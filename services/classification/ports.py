@@ -12,8 +12,12 @@ from services.common.series import AllocatedCode, Series
 
 
 class PriorState(Protocol):
-    classified_event: dict[str, Any] | None
-    review_status: str | None
+    # Read-only: the adapter answers with a frozen dataclass.
+    @property
+    def classified_event(self) -> dict[str, Any] | None: ...
+
+    @property
+    def review_status(self) -> str | None: ...
 
 
 class ClassificationStore(Protocol):

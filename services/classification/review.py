@@ -161,12 +161,12 @@ async def decide_and_publish(
         organisations=organisations,
         review_decision=record,
     )
-    decision = ReviewDecision(classified, created)
+    outcome = ReviewDecision(classified, created)
     try:
-        await publish_event(publisher, topic_name(topics.CLASSIFIED), decision.event)
+        await publish_event(publisher, topic_name(topics.CLASSIFIED), outcome.event)
     except Exception as exc:
-        raise DecidedButNotPublished(decision) from exc
-    return decision
+        raise DecidedButNotPublished(outcome) from exc
+    return outcome
 
 
 def describe(decision: ReviewDecision) -> str:
