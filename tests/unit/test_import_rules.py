@@ -113,15 +113,11 @@ def _reachable(start: str) -> set[str]:
 @pytest.mark.parametrize("service", [s for s in SERVICES if f"services.{s}.domain" in MODULES])
 def test_domain_rules_import_no_io_library(service: str) -> None:
     domain = f"services.{service}.domain"
-    bad = {
-        (m, i) for m in _reachable(domain) for i in imports_of(m) if i.split(".")[0] in IO_LIBRARIES
-    }
+    bad = {(m, i) for m in _reachable(domain) for i in imports_of(m) if i.split(".")[0] in IO_LIBRARIES}
     assert bad == set(), f"{domain} reaches I/O through these imports"
 
 
 def test_the_rules_see_a_violation() -> None:
     """The graph is real: the query service's known use of classification is seen (and allowed)."""
-    assert "services.classification.review" in {
-        i for m in MODULES if service_of(m) == "query" for i in imports_of(m)
-    }
+    assert "services.classification.review" in {i for m in MODULES if service_of(m) == "query" for i in imports_of(m)}
     assert "asyncpg" in imports_of("services.storage.adapters.index")
