@@ -210,9 +210,7 @@ class MinioObjectStore:
                     raise  # the server does not answer: a transient fault, not a verdict on the object
                 raise ObjectUnreadable(bucket, key, detail) from exc
             try:
-                return response.read()
-            except (Urllib3Error, S3Error) as exc:
-                raise ObjectUnreadable(bucket, key, f"the read broke off: {exc}") from exc
+                return response.read()  # a connection lost mid-read is a transient fault, not a verdict
             finally:
                 response.close()
                 response.release_conn()
