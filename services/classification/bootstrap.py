@@ -33,11 +33,17 @@ async def build(
         pool = await open_database(settings, max_size=4)
         closers.append(pool.close)
         pg_store = PgClassificationStore(pool)
-        if not await pg_store.has_active_schedule():
-            path = settings.bootstrap_schedule_file()
-            schedule = load_schedule_file(path)
-            await install_schedule(pg_store, schedule, source_file=path.name, loaded_by="bootstrap")
-            log.info("no retention schedule was in force; loaded the bundled one", extra={"version": schedule.version})
+        try:
+            if not await pg_store.has_active_schedule():
+                path = settings.bootstrap_schedule_file()
+                schedule = load_schedule_file(path)
+                await install_schedule(pg_store, schedule, source_file=path.name, loaded_by="bootstrap")
+                log.info(
+                    "no retention schedule was in force; loaded the bundled one", extra={"version": schedule.version}
+                )
+        except BaseException:
+            await pool.close()  # start-up is retried on a transient fault: the next attempt opens its own pool
+            raise
         store, schedules = pg_store, schedules or ActiveSchedule(pg_store)
     if schedules is None:
         raise ValueError("a classification store was given without a schedule source (`schedules=`)")
