@@ -27,8 +27,10 @@ from contracts.v1.record import Material
 from services.capture.domain import staging_key
 from services.classification.domain import Decision, OrganisationCodes
 from services.classification.steps import ClassificationStore, record_decision
-from services.common.adapters.object_store import MinioObjectStore
+from services.common.adapters.object_store import MinioObjectStore, ObjectStore
+from services.common.runner import Step
 from services.common.settings import ArchiveSettings
+from services.storage.ports import StorageIndex
 
 
 async def stage_files(
@@ -106,3 +108,13 @@ async def classified_event(
         validated, decision, store=classifications, fonds_code="Z109", organisations=OrganisationCodes({}, {})
     )
     return event
+
+
+async def storage_step(settings: ArchiveSettings, store: ObjectStore, index: StorageIndex) -> Step[ClassifiedEvent]:
+    """Storage's step as its composition root builds it (the archive bucket made, no scheduled audit), on
+    the given store and index: what tests and benchmarks that archive staged cases run."""
+    from services.storage import bootstrap
+    from services.storage.config import StorageSettings
+
+    storage = StorageSettings(**{**settings.model_dump(), "fixity_interval_seconds": 0})
+    return (await bootstrap.build(storage, store=store, index=index)).step

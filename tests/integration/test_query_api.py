@@ -38,7 +38,7 @@ from contracts.v1 import (
     UnifiedApprovalRecord,
     topics,
 )
-from samples.staging import classified_event
+from samples.staging import classified_event, storage_step
 from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.config import bundled_schedule_file
 from services.classification.schedule import load_schedule_file
@@ -50,7 +50,6 @@ from services.query.app import create_app
 from services.query.config import QuerySettings
 from services.storage import bag
 from services.storage.adapters.index import PgIndex
-from services.storage.steps import store_case
 from tests.factories import material, record
 
 pytestmark = pytest.mark.integration
@@ -91,7 +90,7 @@ async def archive_record(
         security=security,
         warnings=warnings or (),
     )
-    [out] = await store_case(event, store=store, index=index, archive_bucket=settings.archive_bucket)
+    [out] = await (await storage_step(settings, store, index))(event)
     return out.event.model_dump(mode="json")
 
 

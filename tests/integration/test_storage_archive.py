@@ -29,7 +29,7 @@ from contracts.v1 import (
     topics,
 )
 from samples.generator import generate_cases
-from samples.staging import classified_event
+from samples.staging import classified_event, storage_step
 from services.classification.adapters.schedule_store import PgClassificationStore
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.china_time import CHINA_STANDARD_TIME
@@ -40,7 +40,6 @@ from services.query.search import SearchFilters, search_records
 from services.storage import bag
 from services.storage.adapters.index import PgIndex
 from services.storage.rebuild import rebuild_index
-from services.storage.steps import store_case
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +70,7 @@ async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int
     archive = Archive(settings, store, index)
     try:
         samples = [s for s in generate_cases(count + 2, seed=seed, wrong_digest_every=None)][:count]
+        archive_case = await storage_step(settings, store, index)
         for n, sample in enumerate(samples):
             event = await classified_event(
                 settings,
@@ -79,7 +79,7 @@ async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int
                 sample.record,
                 retention=RETENTIONS[n % len(RETENTIONS)],
             )
-            [out] = await store_case(event, store=store, index=index, archive_bucket=settings.archive_bucket)
+            [out] = await archive_case(event)
             archive.archived[event.subject] = out.event.model_dump(mode="json")
             archive.titles[event.subject] = sample.record.case_title
         yield archive
