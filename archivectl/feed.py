@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from contracts.v1 import topics
-from services.common.producer import producer_for
+from services.common.producer import KafkaPublisher
 from services.common.settings import ArchiveSettings
 
 
@@ -18,15 +18,13 @@ async def publish_events(
     progress: Any = None,
 ) -> int:
     """Send each CloudEvent dict keyed by its subject; returns the number acknowledged by the broker."""
-    producer = producer_for(settings)
-    await producer.start()
     sent = 0
-    try:
+    async with KafkaPublisher(settings) as publisher:
         pending = []
         for event in events:
             key = (event.get("subject") or event.get("id") or "").encode("utf-8")
             pending.append(
-                await producer.send(settings.topic(topic), json.dumps(event, ensure_ascii=False).encode(), key=key)
+                await publisher.send(settings.topic(topic), key, json.dumps(event, ensure_ascii=False).encode())
             )
             if len(pending) >= 200:
                 for fut in pending:
@@ -41,5 +39,3 @@ async def publish_events(
         if progress:
             progress(sent)
         return sent
-    finally:
-        await producer.stop()

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from services.capture.adapters.platform_registry import PgPlatformRegistry
 from services.capture.authentication import sign
-from services.common.adapters.platform_registry import PgPlatformRegistry
 from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 

@@ -30,13 +30,13 @@ from typing import Any
 import psutil
 
 from archivectl import local_services
-from archivectl.feed import producer_for
 from archivectl.kafka_admin import ensure_topics
 from archivectl.platforms import sample_platform_secrets, signed
 from archivectl.topic_reader import Seen, read_topics
 from contracts.v1 import topics
 from samples.generator import approval_completed_event, generate_cases
 from services.common.index.migrate import upgrade
+from services.common.producer import KafkaPublisher
 from services.common.settings import ArchiveSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,8 +78,7 @@ async def publish(settings: ArchiveSettings, cases: list[Any], rate: float | Non
     """Publish with `time` = now, signed as the platform; returns publish time per case key. `rate` in
     cases/s paces it."""
     secrets = await sample_platform_secrets(settings)
-    producer = producer_for(settings)
-    await producer.start()
+    producer = KafkaPublisher(settings)
     sent_at: dict[str, float] = {}
     try:
         started = time.monotonic()
@@ -96,7 +95,7 @@ async def publish(settings: ArchiveSettings, cases: list[Any], rate: float | Non
             sent_at[event["subject"]] = now
             payload = json.dumps(event, ensure_ascii=False).encode()
             pending.append(
-                await producer.send(settings.topic(topics.APPROVAL_COMPLETED), payload, key=event["subject"].encode())
+                await producer.send(settings.topic(topics.APPROVAL_COMPLETED), event["subject"].encode(), payload)
             )
             if rate or len(pending) >= 100:
                 for fut in pending:
@@ -106,7 +105,7 @@ async def publish(settings: ArchiveSettings, cases: list[Any], rate: float | Non
             await fut
         return sent_at
     finally:
-        await producer.stop()
+        await producer.close()
 
 
 async def measure(settings: ArchiveSettings, cases: list[Any], rate: float | None, label: str) -> dict[str, Any]:

@@ -34,12 +34,15 @@ from contracts.v1 import (
 )
 from samples.generator import generate_cases
 from samples.staging import classified_event
-from services.common.adapters.index import PgIndex
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 from services.storage import bag
-from services.storage.steps import build_package, store_case
+from services.storage.adapters.index import PgIndex
+from services.storage.bootstrap import build
+from services.storage.config import StorageSettings
+from services.storage.steps import build_package
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "docs" / "benchmarks.md"
@@ -59,7 +62,11 @@ async def prepare(settings: ArchiveSettings, store: MinioObjectStore, index: PgI
     events = []
     for i, sample in enumerate(generate_cases(n, wrong_digest_every=None)):
         retention = RETENTIONS[i % len(RETENTIONS)]
-        events.append(await classified_event(settings, store, index, sample.record, retention=retention, label="bench"))
+        events.append(
+            await classified_event(
+                settings, store, PgClassificationStore(index.pool), sample.record, retention=retention, label="bench"
+            )
+        )
         if (i + 1) % max(1, n // 10) == 0:
             say(f"prepared {i + 1}/{n}")
     return events
@@ -73,15 +80,15 @@ async def run(n: int) -> dict[str, Any]:
     index = await PgIndex.connect(settings, migrate=False)
     try:
         events = await prepare(settings, store, index, n)
-        bucket = settings.archive_bucket
-        await store.ensure_bucket(bucket, object_lock=True)
+        storage = StorageSettings(**{**settings.model_dump(), "fixity_interval_seconds": 0})
+        archive = (await build(storage, store=store, index=index)).step
 
         step_ms: list[float] = []
         sizes: list[int] = []
         started = time.perf_counter()
         for i, event in enumerate(events, start=1):
             t0 = time.perf_counter()
-            await store_case(event, store=store, index=index, archive_bucket=bucket)
+            await archive(event)
             step_ms.append((time.perf_counter() - t0) * 1000)
             if i % max(1, n // 10) == 0:
                 say(f"storage step {i}/{n}")

@@ -25,10 +25,11 @@ from pathlib import Path
 from contracts.v1 import CapturedCase, CapturedEvent, Stage, topics
 from samples.generator import generate_cases
 from samples.staging import stage_files
-from services.common.adapters.clamav import ClamdClient
 from services.common.adapters.object_store import MinioObjectStore
-from services.common.adapters.quarantine import PgQuarantine
 from services.validation import steps
+from services.validation.adapters.clamav import ClamdClient
+from services.validation.adapters.quarantine import PgQuarantine
+from services.validation.bootstrap import build
 from services.validation.config import ValidationSettings
 from services.validation.rules import RuleBook
 
@@ -124,17 +125,19 @@ async def run(count: int, record_results: bool) -> None:
     original_measure, original_verdict = steps.measure, steps.verdict
     steps.measure = timer.wrap("measure: digests, parse, image analysis", original_measure)  # type: ignore[assignment]
     steps.verdict = timer.wrap("run the catalogue (29 checks)", original_verdict)  # type: ignore[assignment]
+    # The step as the worker has it: built by the composition root, on the timed adapters.
+    validate = (await build(settings, store=store_t, scanner=scanner, quarantine=quarantine, rules=rules)).step
     try:
         say("warm-up: 5 cases")
         for event in events[:5]:
-            await steps.validate_case(event, store=store_t, scanner=scanner, quarantine=quarantine, rules=rules)
+            await validate(event)
         timer.total.clear()
         say(f"validating {count} cases, one after another, as one worker does…")
         outcomes: dict[str, int] = defaultdict(int)
         start = time.perf_counter()
         cpu_start = time.process_time()
         for n, event in enumerate(events, start=1):
-            [out] = await steps.validate_case(event, store=store_t, scanner=scanner, quarantine=quarantine, rules=rules)
+            [out] = await validate(event)
             outcomes[out.topic] += 1
             if n % 25 == 0 or n == count:
                 say(f"  {n}/{count} ({n / (time.perf_counter() - start):.1f} cases/s)")

@@ -1,6 +1,6 @@
 """Cases as an upstream service hands them on, for tests and benchmarks that start mid-pipeline: the files
-staged in the staging bucket the way capture stages them, and — for storage — the classified event with an
-archival code allocated in the index."""
+staged in the staging bucket the way capture stages them (its `staging_key`), and — for storage — the
+classified event recorded by classification's own code path, archival code included."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from contracts.envelope import utc_now
 from contracts.v1 import (
     CapturedFile,
     CheckResult,
-    Classification,
-    ClassifiedCase,
     ClassifiedEvent,
     ObjectRef,
     Outcome,
@@ -21,14 +19,18 @@ from contracts.v1 import (
     RetentionPeriod,
     SharingLevel,
     UnifiedApprovalRecord,
+    ValidatedCase,
+    ValidatedEvent,
     topics,
 )
 from contracts.v1.record import Material
-from services.classification.domain import format_archival_code
-from services.common.adapters.index import PgIndex
-from services.common.adapters.object_store import MinioObjectStore
-from services.common.series import Series
+from services.capture.domain import staging_key
+from services.classification.domain import Decision, OrganisationCodes
+from services.classification.steps import ClassificationStore, record_decision
+from services.common.adapters.object_store import MinioObjectStore, ObjectStore
+from services.common.runner import Step
 from services.common.settings import ArchiveSettings
+from services.storage.ports import StorageIndex
 
 
 async def stage_files(
@@ -44,7 +46,7 @@ async def stage_files(
     for n, m in enumerate(rec.materials if materials is None else materials):
         data = base64.b64decode(m.content_base64 or "")
         digest = hashlib.sha256(data).hexdigest()
-        key = f"{rec.case_key}/{n:03d}-{digest}"
+        key = staging_key(rec.case_key, n, digest)
         await store.put_bytes(bucket, key, data, content_type=m.media_type)
         files.append(
             CapturedFile(
@@ -67,7 +69,7 @@ async def stage_files(
 async def classified_event(
     settings: ArchiveSettings,
     store: MinioObjectStore,
-    index: PgIndex,
+    classifications: ClassificationStore,
     rec: UnifiedApprovalRecord,
     *,
     retention: RetentionPeriod,
@@ -77,40 +79,42 @@ async def classified_event(
     label: str = "test",
 ) -> ClassifiedEvent:
     """The case as classification hands it to storage: files staged, a passed digest check (plus
-    `warnings`), a code of the `Z109-XK-<year>-<retention>-SCJG` series allocated in the index."""
+    `warnings`), and its classification recorded — with a code of the `Z109-XK-<year>-<retention>-SCJG`
+    series allocated — by classification's own `record_decision`, the path every production case takes."""
     case = rec.metadata()
     files = await stage_files(store, settings.staging_bucket, rec)
-    series = Series("Z109", "XK", case.completed_at.year, retention.value, "SCJG")
-    code = await index.allocate_archival_code(case.case_key, series, format_archival_code)
     now = utc_now()
     checks = [CheckResult(code="AUTH-DIGEST-SHA256", property=Property.AUTHENTICITY, outcome=Outcome.PASS)]
-    return ClassifiedEvent(
-        id=f"classified-{case.case_key}",
+    validated = ValidatedEvent(
+        id=f"validated-{case.case_key}",
         source=f"urn:{label}",
-        type=topics.CLASSIFIED,
+        type=topics.VALIDATED,
         time=now,
         subject=case.case_key,
         correlationid=f"corr-{case.case_key}",
-        data=ClassifiedCase(
-            case=case,
-            files=files,
-            checks=[*checks, *warnings],
-            classification=Classification(
-                fonds_code="Z109",
-                category_code="XK",
-                class_code="XK",
-                year=series.year,
-                retention=retention,
-                organisation_code="SCJG",
-                item_number=code.item_number,
-                archival_code=code.archival_code,
-                security_level=security,
-                sharing_level=sharing,
-                rule_id=label,
-                schedule_version=label,
-            ),
-            classified_at=now,
-            captured_at=now,
-            validated_at=now,
-        ),
+        data=ValidatedCase(case=case, files=files, checks=[*checks, *warnings], validated_at=now, captured_at=now),
     )
+    decision = Decision(
+        category_code="XK",
+        class_code="XK",
+        retention=retention,
+        security_level=security,
+        sharing_level=sharing,
+        rule_id=label,
+        schedule_version=label,
+        organisation_code="SCJG",  # every staged case in one organisation, whatever its platform
+    )
+    event, _ = await record_decision(
+        validated, decision, store=classifications, fonds_code="Z109", organisations=OrganisationCodes({}, {})
+    )
+    return event
+
+
+async def storage_step(settings: ArchiveSettings, store: ObjectStore, index: StorageIndex) -> Step[ClassifiedEvent]:
+    """Storage's step as its composition root builds it (the archive bucket made, no scheduled audit), on
+    the given store and index: what tests and benchmarks that archive staged cases run."""
+    from services.storage import bootstrap
+    from services.storage.config import StorageSettings
+
+    storage = StorageSettings(**{**settings.model_dump(), "fixity_interval_seconds": 0})
+    return (await bootstrap.build(storage, store=store, index=index)).step

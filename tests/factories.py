@@ -6,12 +6,11 @@ import base64
 import hashlib
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts.v1 import ApprovalCompletedEvent, Stage, UnifiedApprovalRecord, topics
-
-CST = timezone(timedelta(hours=8))
+from services.common.china_time import CHINA_STANDARD_TIME
 
 
 def material(
@@ -36,7 +35,7 @@ def material(
 def record(
     case_number: str = "SCJG-2026-000001", materials: list[dict[str, Any]] | None = None, **overrides: Any
 ) -> UnifiedApprovalRecord:
-    accepted = datetime(2026, 3, 2, 9, 30, tzinfo=CST)
+    accepted = datetime(2026, 3, 2, 9, 30, tzinfo=CHINA_STANDARD_TIME)
     data: dict[str, Any] = {
         "source_platform": "market-regulation",
         "case_number": case_number,

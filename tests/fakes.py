@@ -169,7 +169,7 @@ class InMemoryPlatformRegistry:
     """The platform registry with one secret per platform, and the event ids seen."""
 
     def __init__(self, platforms: dict[str, tuple[str, str]]) -> None:  # id → (dialect, secret)
-        from services.common.adapters.platform_registry import Platform
+        from services.capture.adapters.platform_registry import Platform
 
         self.platforms = {
             pid: Platform(pid, pid, dialect, True, (secret,)) for pid, (dialect, secret) in platforms.items()
@@ -180,7 +180,7 @@ class InMemoryPlatformRegistry:
         return self.platforms.get(platform_id)
 
     async def remember_event(self, platform_id: str, event_id: str, content_sha256: str) -> Any:
-        from services.common.adapters.platform_registry import Seen
+        from services.capture.adapters.platform_registry import Seen
 
         key = (platform_id, event_id)
         if key not in self.seen:
@@ -196,36 +196,18 @@ class MappingFetcher:
         self.files = files or {}
 
     async def fetch(self, url: str, *, max_bytes: int | None = None) -> Any:
-        import hashlib
         import io
 
-        from services.common.adapters.file_fetcher import Fetched, FetchFailed
+        from services.capture.adapters.file_fetcher import Fetched, FetchFailed
+        from services.common.digests import digests_of
 
         if url not in self.files:
             raise FetchFailed("unreachable", f"HTTP 404 from {url}")
         data = self.files[url]
         if max_bytes is not None and len(data) > max_bytes:
             raise FetchFailed("too_large", f"more than {max_bytes} bytes")
-        return Fetched(
-            io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest(), None
-        )
-
-
-def capture_ports(
-    store: InMemoryObjectStore,
-    *,
-    platforms: dict[str, tuple[str, str]] | None = None,
-    files: dict[str, bytes] | None = None,
-    bucket: str = "staging",
-) -> Any:
-    from services.capture.dialect import load_dialects
-    from services.capture.steps import CapturePorts
-    from tests.factories import PLATFORM_SECRET
-
-    registry = InMemoryPlatformRegistry(platforms or {"market-regulation": ("unified/v1", PLATFORM_SECRET)})
-    return CapturePorts(
-        store=store, registry=registry, fetcher=MappingFetcher(files), dialects=load_dialects(), staging_bucket=bucket
-    )
+        digests = digests_of(data)
+        return Fetched(io.BytesIO(data), digests.size, digests.sha256, digests.sm3, None)
 
 
 # --- validation (issue 4) -------------------------------------------------------------------------------
@@ -243,7 +225,7 @@ class FakeVirusScanner:
         self.scanned = 0
 
     async def scan(self, data: bytes):  # type: ignore[no-untyped-def]
-        from services.common.adapters.clamav import ClamdUnavailable, ClamdVerdict
+        from services.validation.adapters.clamav import ClamdUnavailable, ClamdVerdict
 
         if self.down:
             raise ClamdUnavailable("clamd at 127.0.0.1:1 is not reachable: connection refused")
@@ -262,7 +244,7 @@ class InMemoryQuarantine:
         self.entries: dict[str, dict[str, Any]] = {}
 
     async def claim_case_number(self, platform, case_number, revision, *, applicant_id_number, item_code, fingerprint):  # type: ignore[no-untyped-def]
-        from services.common.adapters.quarantine import decide_case_number
+        from services.validation.domain import decide_case_number
 
         row = {
             "revision": revision,
@@ -329,3 +311,82 @@ def fixity_validation_ports() -> dict[str, Any]:
     fixity = {"AUTH-FIXITY-STAGING", "AUTH-DIGEST-SHA256", "AUTH-DIGEST-SM3", "AUTH-SIZE", "SEC-VIRUS"}
     rules = RuleBook.from_mapping({"defaults": {"disabled_checks": sorted(set(CATALOGUE) - fixity)}})
     return {"scanner": FakeVirusScanner(), "quarantine": InMemoryQuarantine(), "rules": rules}
+
+
+# --- the services built through their composition roots, with these fakes ------------------------------
+
+
+async def capture_step(
+    store: InMemoryObjectStore,
+    *,
+    platforms: dict[str, tuple[str, str]] | None = None,
+    files: dict[str, bytes] | None = None,
+    bucket: str = "staging",
+    **settings: Any,
+) -> Any:
+    """Capture as services/capture/bootstrap.py builds it, on the fakes (`settings`: CaptureSettings fields)."""
+    from services.capture import bootstrap
+    from services.capture.config import CaptureSettings
+    from tests.factories import PLATFORM_SECRET
+
+    registry = InMemoryPlatformRegistry(platforms or {"market-regulation": ("unified/v1", PLATFORM_SECRET)})
+    service = await bootstrap.build(
+        CaptureSettings(staging_bucket_base=bucket, **settings),
+        store=store,
+        registry=registry,
+        fetcher=MappingFetcher(files),
+    )
+    return service.step
+
+
+async def validation_step(
+    store: InMemoryObjectStore,
+    *,
+    scanner: Any = None,
+    quarantine: Any = None,
+    rules: Any = None,
+    mode: str = "wait",
+) -> Any:
+    """Validation as services/validation/bootstrap.py builds it, on fakes (a clean scanner, an empty
+    quarantine and the bundled item rules unless given)."""
+    from services.validation import bootstrap
+    from services.validation.config import ValidationSettings
+    from services.validation.rules import default_rulebook
+
+    built = await bootstrap.build(
+        ValidationSettings(clamd_unavailable=mode),
+        store=store,
+        scanner=scanner or FakeVirusScanner(),
+        quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
+        rules=rules or default_rulebook(),
+    )
+    return built.step
+
+
+async def fixity_validation_step(store: InMemoryObjectStore) -> Any:
+    """Validation as services/validation/bootstrap.py builds it, on the fakes of `fixity_validation_ports`."""
+    return await validation_step(store, **fixity_validation_ports())
+
+
+async def classification_step(store: InMemoryClassificationStore, schedule: Any, organisations: Any) -> Any:
+    """Classification as services/classification/bootstrap.py builds it, on a fake store and a fixed schedule."""
+    from services.classification import bootstrap
+    from services.classification.config import ClassificationSettings
+    from services.classification.steps import FixedSchedule
+
+    settings = ClassificationSettings(fonds_code="Z109")
+    built = await bootstrap.build(settings, store=store, schedules=FixedSchedule(schedule), organisations=organisations)
+    return built.step
+
+
+async def storage_step(
+    store: InMemoryObjectStore, index: InMemoryIndex, *, bucket: str = "archive", clock: Any = None
+) -> Any:
+    """Storage as services/storage/bootstrap.py builds it (no scheduled audit), on the fakes."""
+    from contracts.envelope import utc_now
+    from services.storage import bootstrap
+    from services.storage.config import StorageSettings
+
+    settings = StorageSettings(archive_bucket_base=bucket, fixity_interval_seconds=0)
+    built = await bootstrap.build(settings, store=store, index=index, clock=clock or utc_now)  # type: ignore[arg-type]
+    return built.step

@@ -12,20 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from contracts.v1 import ClassifiedEvent, topics
-from services.classification.config import ClassificationSettings
+from services.classification.adapters.schedule_store import PgClassificationStore, ScheduleVersionConflict
 from services.classification.domain import decision_from_rule
 from services.classification.review import (
     ReviewRefused,
     check_values,
-    decide_review,
-    decided_event,
+    decide_and_publish,
     describe,
+    filing_of,
     load_schedule,
 )
 from services.classification.schedule import Schedule, ScheduleError, load_schedule_file
 from services.classification.steps import install_schedule
-from services.common.adapters.schedule_store import PgClassificationStore, ScheduleVersionConflict
-from services.common.producer import publish_event
+from services.common.producer import KafkaPublisher
 from services.common.settings import ArchiveSettings
 
 _COMPARED = ("category_code", "class_code", "retention", "security_level", "sharing_level")
@@ -150,36 +149,33 @@ async def _decide(
     settings: ArchiveSettings, store: PgClassificationStore, review: dict[str, Any], args: argparse.Namespace
 ) -> int:
     case_key = review["case_key"]
-    if review["status"] == "decided":
-        try:
-            event = await decided_event(store, review)
-        except ReviewRefused as exc:
-            return _fail(str(exc))
-        await publish_event(settings, topics.CLASSIFIED, event)
-        print(
-            f"{case_key} was already decided by {review['decided_by']}; its classified event "
-            f"({event.data.classification.archival_code}) was published again, with the same id"
-        )
-        return 0
-    if bool(args.rule) == bool(args.values):
+    if review["status"] != "decided" and bool(args.rule) == bool(args.values):
         return _fail("give exactly one of --rule RULE_ID or --values KEY=VALUE ...")
-    csettings = ClassificationSettings(**settings.model_dump())
+    filing = filing_of(settings)
     try:
-        decision = await decide_review(
-            store,
-            review,
-            decided_by=args.by,
-            fonds_code=csettings.fonds_code,
-            organisations=csettings.organisation_codes(),
-            rule_id=args.rule,
-            values=_parse_values(args.values) or None,
-            organisation=args.organisation,
-            note=args.note,
-            version=args.version,
-        )
+        async with KafkaPublisher(settings) as publisher:
+            decision = await decide_and_publish(
+                store,
+                review,
+                publisher=publisher,
+                topic_name=settings.topic,
+                decided_by=args.by,
+                fonds_code=filing.fonds_code,
+                organisations=filing.organisations,
+                rule_id=args.rule,
+                values=_parse_values(args.values) or None,
+                organisation=args.organisation,
+                note=args.note,
+                version=args.version,
+            )
     except (ReviewRefused, ValueError) as exc:
         return _fail(str(exc))
-    await publish_event(settings, topics.CLASSIFIED, decision.event)
+    if decision.already_decided:
+        print(
+            f"{case_key} was already decided by {review['decided_by']}; its classified event "
+            f"({decision.event.data.classification.archival_code}) was published again, with the same id"
+        )
+        return 0
     print(
         f"{case_key}: {describe(decision)}; published to {settings.topic(topics.CLASSIFIED)}, storage archives it next"
     )

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import date, timedelta
+
+import asyncpg
 
 from contracts.envelope import utc_now
-from services.common.adapters.index import PgIndex, RecordQuery
 from services.common.adapters.object_store import MinioObjectStore
+from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
+from services.storage.adapters.index import PgIndex
 
 
 class ProgressBar:
@@ -105,29 +109,38 @@ def cmd_index(settings: ArchiveSettings, args: argparse.Namespace) -> int:
 
 
 async def _search(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    index = await PgIndex.connect(settings)
+    """The query API's search (services/query/search.py), with the console's full scope."""
+    from services.query.access import console_caller
+    from services.query.search import BadCursor, SearchFilters, search_records
+
+    filters = SearchFilters(
+        text=args.text,
+        item_code=args.item,
+        department_code=args.department,
+        applicant_id_number=args.applicant_id,
+        completed_from=args.completed_from,
+        completed_to=args.completed_to,
+        retention=args.retention,
+        category_code=args.category,
+        limit=args.limit,
+        cursor=args.cursor,
+    )
+    await upgrade(settings)
+    conn = await asyncpg.connect(settings.pg_dsn())
     try:
-        query = RecordQuery(
-            text=args.text,
-            item_code=args.item,
-            department_code=args.department,
-            applicant_id_number=args.applicant_id,
-            completed_from=args.completed_from,
-            completed_to=args.completed_to,
-            retention=args.retention,
-            category_code=args.category,
-            limit=args.limit,
-        )
-        rows = await index.search(query)
-        total = await index.count(query)
+        page = await search_records(conn, filters, console_caller(getpass.getuser()))
+    except BadCursor as exc:
+        print(f"error: {exc}; start again without --cursor", file=sys.stderr)
+        return 1
     finally:
-        await index.close()
-    for r in rows:
+        await conn.close()
+    for r in page.rows:
         print(
             f"{r['archival_code']:<32} {r['completed_at']:%Y-%m-%d}  {r['retention']:<4} {r['case_title']}  "
             f"({r['applicant_name']})"
         )
-    print(f"{total} records match" + (f", {len(rows)} shown" if total > len(rows) else ""), file=sys.stderr)
+    more = f"; more with --cursor {page.next_cursor}" if page.next_cursor else ""
+    print(f"{len(page.rows)} records shown, newest first{more}", file=sys.stderr)
     return 0
 
 
@@ -135,30 +148,24 @@ async def _search(settings: ArchiveSettings, args: argparse.Namespace) -> int:
 
 
 async def _audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
-    from services.common.producer import producer_for
+    from services.common.producer import KafkaPublisher
     from services.storage import fixity
 
     checked_before = None if args.all else utc_now() - timedelta(days=args.older_than)
     index = await PgIndex.connect(settings)
     store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
-    producer = producer_for(settings)
-    await producer.start()
-
-    class _Publisher:
-        async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-            await (await producer.send(topic, value, key=key))
-
+    publisher = KafkaPublisher(settings)
     bar = ProgressBar("packages audited")
     try:
         due = await index.packages_for_audit(checked_before=checked_before, limit=args.limit)
         scope = "(all)" if args.all else f"not checked for {args.older_than:g} days"
         print(f"fixity audit: {len(due)} packages {scope} in bucket {settings.archive_bucket}", file=sys.stderr)
         report = await fixity.audit(
-            due, store=store, index=index, publisher=_Publisher(), topic_name=settings.topic, progress=bar
+            due, store=store, index=index, publisher=publisher, topic_name=settings.topic, progress=bar
         )
     finally:
         bar.close()
-        await producer.stop()
+        await publisher.close()
         await index.close()
     for failed in report.failed:
         print(f"  FAILED {failed.archival_code}  {failed.case_key}  {failed.package_key}\n         {failed.reason}")
@@ -178,11 +185,6 @@ def cmd_fixity(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     return asyncio.run(_audit(settings, args))
 
 
-def _datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.now().astimezone().tzinfo)
-
-
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     index = sub.add_parser("index", help="the PostgreSQL index: rebuild it from the packages, or search it")
     actions = index.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -197,11 +199,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     search.add_argument("--item", help="approval item code")
     search.add_argument("--department", help="accepting department code")
     search.add_argument("--applicant-id", help="applicant's id number (USCC or resident id)")
-    search.add_argument("--completed-from", type=_datetime, help="ISO date/time, inclusive")
-    search.add_argument("--completed-to", type=_datetime, help="ISO date/time, exclusive")
+    search.add_argument("--completed-from", type=date.fromisoformat, help="ISO date (China time), inclusive")
+    search.add_argument("--completed-to", type=date.fromisoformat, help="ISO date (China time), inclusive")
     search.add_argument("--retention", choices=["Y", "D30", "D10"])
     search.add_argument("--category", help="category code, e.g. XK")
-    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--limit", type=int, default=20, help="records per page (at most 200)")
+    search.add_argument("--cursor", help="the next page of the same search (printed after each page)")
     search.set_defaults(run=cmd_index)
 
     fixity = sub.add_parser("fixity", help="fixity of the stored packages")

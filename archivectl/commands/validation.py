@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from services.common.adapters.quarantine import PgQuarantine
 from services.common.settings import ArchiveSettings
+from services.validation.adapters.quarantine import PgQuarantine
 
 
 def cmd_quarantine(settings: ArchiveSettings, args: argparse.Namespace) -> int:

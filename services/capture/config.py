@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from services.capture.adapters.file_fetcher import FetchLimits
 from services.capture.dialect import DIALECT_DIR
-from services.common.adapters.file_fetcher import FetchLimits
 from services.common.settings import ArchiveSettings
 
 

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from contracts.v1 import CheckResult, Material, Outcome, Property
+from services.common.digests import digests_of
 
 _MAX_NAME_LENGTH = 120
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -44,7 +45,8 @@ class Content:
 
     @classmethod
     def of(cls, data: bytes) -> Content:
-        return cls(data, hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest())
+        digests = digests_of(data)
+        return cls(data, digests.sha256, digests.sm3)
 
 
 def failure(

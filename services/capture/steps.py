@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from contracts.envelope import utc_now
 from contracts.v1 import (
@@ -27,25 +26,17 @@ from contracts.v1 import (
 )
 from contracts.v1.inbound import SIGNATURE_ATTRIBUTE, PlatformEvent
 from services.capture import domain
+from services.capture.adapters.file_fetcher import FetchFailed
+from services.capture.adapters.platform_registry import Seen
 from services.capture.authentication import Verdict, content_digest, verify
 from services.capture.dialect import Dialect, MappingError
-from services.common.adapters.file_fetcher import Fetched, FetchFailed
+from services.capture.ports import FileFetcher, PlatformRegistry
 from services.common.adapters.object_store import ObjectStore
-from services.common.adapters.platform_registry import Platform, Seen
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
 
 SERVICE = "capture"
-
-
-class PlatformRegistry(Protocol):
-    async def get(self, platform_id: str) -> Platform | None: ...
-    async def remember_event(self, platform_id: str, event_id: str, content_sha256: str) -> Seen: ...
-
-
-class FileFetcher(Protocol):
-    async def fetch(self, url: str, *, max_bytes: int | None = None) -> Fetched: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +85,6 @@ async def capture_case(event: PlatformEvent, *, ports: CapturePorts) -> Sequence
         return _reject(event, addressee, [domain.reused_event_id(event.id)])
 
     raw_ref = ObjectRef(bucket=ports.staging_bucket, key=domain.raw_event_key(platform.platform_id, event.id))
-    await ports.store.ensure_bucket(ports.staging_bucket)
     if await ports.store.stat(raw_ref.bucket, raw_ref.key) is None:  # kept once per event id
         await ports.store.put_bytes(
             raw_ref.bucket,

@@ -1,43 +1,18 @@
-"""The classification worker: binds the classification step to archive.validated.v1."""
+"""The classification worker: binds classification's composition root (bootstrap.py) to archive.validated.v1
+through the shared runner. Nothing is created at import: `python -m services.classification` calls `create_app`."""
 
 from __future__ import annotations
 
-import logging
-from functools import partial
+import faust
 
 from contracts.v1 import ValidatedEvent, topics
+from services.classification.bootstrap import build
 from services.classification.config import ClassificationSettings
-from services.classification.schedule import load_schedule_file
-from services.classification.steps import SERVICE, ActiveSchedule, classify_case, install_schedule
-from services.common.adapters.schedule_store import PgClassificationStore
-from services.common.stream_app import bind_step, make_app
-
-log = logging.getLogger(__name__)
-settings = ClassificationSettings()
-app = make_app(SERVICE, settings)
+from services.classification.steps import SERVICE
+from services.common.stream_app import worker_app
 
 
-async def build_step():  # type: ignore[no-untyped-def]
-    store = await PgClassificationStore.connect(settings)
-    if not await store.has_active_schedule():
-        path = settings.bootstrap_schedule_file()
-        schedule = load_schedule_file(path)
-        await install_schedule(store, schedule, source_file=path.name, loaded_by="bootstrap")
-        log.info("no retention schedule was in force; loaded the bundled one", extra={"version": schedule.version})
-    return partial(
-        classify_case,
-        schedules=ActiveSchedule(store),
-        store=store,
-        fonds_code=settings.fonds_code,
-        organisations=settings.organisation_codes(),
+def create_app(settings: ClassificationSettings) -> faust.App:
+    return worker_app(
+        SERVICE, settings, input_topic=topics.VALIDATED, input_model=ValidatedEvent, build=lambda: build(settings)
     )
-
-
-bind_step(
-    app,
-    service=SERVICE,
-    settings=settings,
-    input_topic=topics.VALIDATED,
-    input_model=ValidatedEvent,
-    build_step=build_step,
-)

@@ -7,13 +7,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from contracts.v1 import CaseMetadata, RetentionPeriod, SharingLevel
 from services.classification.schedule import Rule, Schedule
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.common.series import Series
 
-ARCHIVE_TIMEZONE = ZoneInfo("Asia/Shanghai")
 _CODE_UNSAFE = re.compile(r"[^0-9A-Z]+")
 
 
@@ -70,7 +69,7 @@ def decide(case: CaseMetadata, schedule: Schedule) -> Decision | None:
 
 def filing_year(case: CaseMetadata) -> int:
     """The year (in China time) the case was completed: the 年度 of its archival code."""
-    return case.completed_at.astimezone(ARCHIVE_TIMEZONE).year
+    return case.completed_at.astimezone(CHINA_STANDARD_TIME).year
 
 
 @dataclass(frozen=True)

@@ -2,32 +2,35 @@
 the query API's `POST /api/v1/reviews/{case_key}/decide`.
 
 A reviewer picks a rule of a schedule version, or gives the values themselves; the decision is recorded
-with the archival code in one transaction (services/classification/steps.py `record_decision`), and the
-caller publishes the classified event so that storage archives the case. A case decided before is not
-decided again: its classified event of record is what gets published (same event id).
+with the archival code in one transaction (services/classification/steps.py `record_decision`), and
+`decide_and_publish` publishes the classified event through the caller's publisher so that storage
+archives the case. A case decided before is not decided again: its classified event of record is what
+gets published (same event id).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from contracts.v1 import ClassifiedEvent, ValidatedEvent
+import asyncpg
+
+from contracts.v1 import ClassifiedEvent, ValidatedEvent, topics
 from services.classification.domain import OrganisationCodes
+from services.classification.ports import ReviewStore
 from services.classification.schedule import Schedule, parse_document
-from services.classification.steps import ClassificationStore, ScheduleVersions, manual_decision, record_decision
+from services.classification.steps import manual_decision, record_decision
+from services.common.producer import publish_event
+from services.common.runner import Publisher
+from services.common.settings import ArchiveSettings
 
 VALUE_KEYS = ("retention", "category", "class", "security", "sharing")
 
 
 class ReviewRefused(ValueError):
     """The decision cannot be taken as given; the message says what to change."""
-
-
-class ReviewStore(ClassificationStore, ScheduleVersions, Protocol):
-    """What deciding needs of the classification store (PgClassificationStore is one)."""
 
 
 async def load_schedule(store: ReviewStore, version: str | None) -> Schedule:
@@ -37,6 +40,29 @@ async def load_schedule(store: ReviewStore, version: str | None) -> Schedule:
         raise KeyError("no retention schedule is in force: load one with `archivectl schedule load FILE`")
     document, sha256 = await store.schedule_document(version)
     return parse_document(document, f"version {version} (database)", sha256=sha256)
+
+
+def review_store(pool: asyncpg.Pool) -> ReviewStore:
+    """The classification store on a pool the caller owns (the query API lends its own; never closed here)."""
+    from services.classification.adapters.schedule_store import PgClassificationStore
+
+    return PgClassificationStore(pool)
+
+
+@dataclass(frozen=True)
+class Filing:
+    """Where classification files a decided case: the fonds and the organisation codes it is configured with."""
+
+    fonds_code: str
+    organisations: OrganisationCodes
+
+
+def filing_of(settings: ArchiveSettings) -> Filing:
+    """Classification's filing configuration, read from the same AA_* settings the classification worker reads."""
+    from services.classification.config import ClassificationSettings
+
+    classification = ClassificationSettings(**settings.model_dump())
+    return Filing(classification.fonds_code, classification.organisation_codes())
 
 
 def check_values(values: Mapping[str, str]) -> dict[str, str]:
@@ -59,12 +85,23 @@ async def decided_event(store: ReviewStore, review: Mapping[str, Any]) -> Classi
 class ReviewDecision:
     event: ClassifiedEvent
     created: bool  # False: the case had been classified already (a race with another reviewer)
+    already_decided: bool = False  # the review was decided before: its event of record was published again
 
 
-async def decide_review(
+class DecidedButNotPublished(Exception):
+    """The decision is recorded but its classified event could not be published; deciding again publishes it."""
+
+    def __init__(self, decision: ReviewDecision) -> None:
+        super().__init__(f"{decision.event.subject} was decided but its classified event could not be published")
+        self.decision = decision
+
+
+async def decide_and_publish(
     store: ReviewStore,
     review: Mapping[str, Any],
     *,
+    publisher: Publisher,
+    topic_name: Callable[[str], str],
     decided_by: str,
     fonds_code: str,
     organisations: OrganisationCodes,
@@ -75,9 +112,15 @@ async def decide_review(
     version: str | None = None,
     organisation_hint: str = "--organisation CODE",
 ) -> ReviewDecision:
-    """Decide a waiting case by a rule (`rule_id`) or by `values`; record it with its archival code.
-    Raises ReviewRefused, saying why, when the decision cannot be taken; nothing is recorded then.
-    Publishing the event is the caller's (both callers publish to archive.classified.v1)."""
+    """The one review path of `archivectl review decide` and the query API: decide the waiting case (or take
+    the event of record of a case decided before) and publish it to archive.classified.v1.
+
+    Raises ReviewRefused when the decision cannot be taken (nothing recorded, nothing published), and
+    DecidedButNotPublished when a new decision is recorded but the broker did not take its event."""
+    if review["status"] == "decided":
+        event = await decided_event(store, review)
+        await publish_event(publisher, topic_name(topics.CLASSIFIED), event)
+        return ReviewDecision(event, created=False, already_decided=True)
     if review["status"] != "waiting":
         raise ReviewRefused(f"{review['case_key']} is {review['status']}, not waiting for a decision")
     if bool(rule_id) == bool(values):
@@ -118,7 +161,12 @@ async def decide_review(
         organisations=organisations,
         review_decision=record,
     )
-    return ReviewDecision(classified, created)
+    outcome = ReviewDecision(classified, created)
+    try:
+        await publish_event(publisher, topic_name(topics.CLASSIFIED), outcome.event)
+    except Exception as exc:
+        raise DecidedButNotPublished(outcome) from exc
+    return outcome
 
 
 def describe(decision: ReviewDecision) -> str:

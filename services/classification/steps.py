@@ -4,10 +4,10 @@ or — when no rule covers the case — the manual review queue (and no event un
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from contracts.envelope import utc_now
 from contracts.v1 import (
@@ -29,6 +29,7 @@ from services.classification.domain import (
     format_archival_code,
     series_for,
 )
+from services.classification.ports import ClassificationStore, ScheduleSource, ScheduleVersions
 from services.classification.schedule import SECURITY_LEVELS, Schedule, parse_document
 from services.common.events import follow_on
 from services.common.faults import TransientFault
@@ -37,52 +38,6 @@ from services.common.series import AllocatedCode, Series
 
 SERVICE = "classification"
 log = logging.getLogger(__name__)
-
-
-class PriorState(Protocol):
-    classified_event: dict[str, Any] | None
-    review_status: str | None
-
-
-class ClassificationStore(Protocol):
-    """The port: services/common/adapters/schedule_store.PgClassificationStore, tests/fakes in unit tests."""
-
-    async def prior(self, case_key: str) -> PriorState: ...
-
-    async def enqueue_review(
-        self,
-        *,
-        case_key: str,
-        validated_event: dict[str, Any],
-        reason: str,
-        schedule_version: str,
-        source_platform: str,
-        item_code: str,
-        item_name: str,
-        case_title: str,
-    ) -> bool: ...
-
-    async def record_classification(
-        self,
-        *,
-        case_key: str,
-        item_code: str,
-        series: Series,
-        decision: dict[str, Any],
-        format_code: Callable[[Series, int], str],
-        make_event: Callable[[AllocatedCode, Series], dict[str, Any]],
-        review_decision: dict[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], bool]: ...
-
-
-class ScheduleVersions(Protocol):
-    async def active_version(self) -> str | None: ...
-
-    async def schedule_document(self, version: str) -> tuple[dict[str, Any], str]: ...
-
-
-class ScheduleSource(Protocol):
-    async def current(self) -> Schedule: ...
 
 
 class ActiveSchedule:

@@ -9,6 +9,8 @@ from aiokafka import errors as kafka_errors
 from minio.error import S3Error, ServerError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
+from services.common.adapters.object_store import ObjectUnreadable
+
 
 class InvalidInput(Exception):
     """The message itself is wrong (not JSON, not a CloudEvent, a record that breaks the contract, a
@@ -36,6 +38,8 @@ _TRANSIENT_S3_CODES = {
 
 
 def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ObjectUnreadable):  # the adapter's error: as transient as what it wraps
+        return exc.__cause__ is not None and is_transient(exc.__cause__)
     if isinstance(exc, TransientFault | ConnectionError | TimeoutError | asyncio.TimeoutError):
         return True
     if isinstance(exc, OSError):  # refused connections, resets, DNS trouble

@@ -27,6 +27,20 @@ STEP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 IN_FLIGHT = Gauge("archive_step_in_flight", "Messages being handled right now.", ["service"])
+JOB_ROUNDS = Counter(
+    "archive_job_rounds_total", "Rounds of a scheduled job, by outcome.", ["service", "job", "outcome"]
+)
+JOB_DURATION = Histogram(
+    "archive_job_duration_seconds",
+    "Time one round of a scheduled job took.",
+    ["service", "job"],
+    buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
+)
+FIXITY_CHECKS = Counter("archive_fixity_checks_total", "Fixity checks of stored packages, by outcome.", ["outcome"])
+FIXITY_FAILURES = Counter(
+    "archive_fixity_failures_total",
+    "Packages found altered or unreadable by the fixity audit or a download (alert on any increase).",
+)
 
 DEFAULT_PORTS = {"capture": 9101, "validation": 9102, "classification": 9103, "storage": 9104, "query": 9105}
 

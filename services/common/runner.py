@@ -14,6 +14,9 @@ acknowledge the input. So:
 
 `handle()` never raises except for cancellation: Faust acknowledges an event even when the agent
 raises, so the decision cannot be left to Faust.
+
+Scheduled jobs (the storage fixity audit, and later ones) run through `JobRunner`: the same Backoff for
+transient faults, a failed round logged and counted, and the next round tries again.
 """
 
 from __future__ import annotations
@@ -195,3 +198,46 @@ class StepRunner(Generic[InT]):
             },
         )
         await self._publish(topics.DEAD_LETTER, (origin_key or letter.id).encode("utf-8"), encode_event(letter))
+
+
+class JobRunner:
+    """Runs rounds of one scheduled job: a transient fault is retried with the runner's Backoff (the round
+    waits it out, as a step would); any other failure is logged and counted, and the next round tries
+    again. Never raises except for cancellation, so a timer loop survives every round."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        run: Callable[[Publisher], Awaitable[None]],
+        publisher: Publisher,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.service, self.name, self._run, self.publisher = service, name, run, publisher
+        self.backoff = backoff or Backoff(0.5, 30.0)
+
+    async def run_once(self) -> bool:
+        """One round; True if it completed."""
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            await self.backoff.run(lambda: self._run(self.publisher), service=self.service, what=f"job {self.name}")
+            outcome = "completed"
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception:
+            log.exception("scheduled job round failed; the next round will try again", extra={"job": self.name})
+        finally:
+            metrics.JOB_ROUNDS.labels(self.service, self.name, outcome).inc()
+            metrics.JOB_DURATION.labels(self.service, self.name).observe(time.perf_counter() - started)
+        return outcome == "completed"
+
+    async def run_every(
+        self, interval_seconds: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        """Round after round, `interval_seconds` apart (the first after one interval), until cancelled."""
+        while True:
+            await sleep(interval_seconds)
+            await self.run_once()

@@ -1,11 +1,14 @@
 """Faust wiring shared by the four pipeline services: one app per service (its own consumer group),
-one agent that feeds every message of the input topic through the StepRunner, and the worker main.
+one agent that feeds every message of the input topic through the StepRunner, the service's scheduled
+jobs through the JobRunner, and the worker main.
 
-Each service's app.py only names its input topic, input model and how to build its step.
+Each service's app.py only names its input topic, input model and its composition root
+(`services/<name>/bootstrap.py`); nothing is created at import.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,9 +16,10 @@ from typing import Any
 import faust
 
 from contracts.envelope import CloudEvent
+from services.common.composition import Service
 from services.common.logs import configure_logging, logging_config
 from services.common.metrics import serve_metrics
-from services.common.runner import Backoff, InboundMessage, Step, StepRunner
+from services.common.runner import Backoff, InboundMessage, JobRunner, StepRunner
 from services.common.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
@@ -64,43 +68,74 @@ def make_app(service: str, settings: ArchiveSettings) -> faust.App:
     )
 
 
-def bind_step(
+def bind_service(
     app: faust.App,
     *,
     service: str,
     settings: ArchiveSettings,
     input_topic: str,
     input_model: type[CloudEvent[Any]],
-    build_step: Callable[[], Awaitable[Step[Any]]],
+    build: Callable[[], Awaitable[Service[Any]]],
 ) -> None:
-    """Register the service's agent. `build_step` creates the adapters (buckets, migrations, pools);
-    a transient failure there is retried like any other."""
+    """Register the service's agent. `build` (the service's composition root) creates the adapters —
+    buckets, migrations, the pool — once, at start-up; a transient failure there is retried like any
+    other. The scheduled jobs it returns run beside the stream until the worker stops."""
     backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
     source = app.topic(settings.topic(input_topic), **_RAW)
 
     @app.agent(source, name=f"{service}.step", concurrency=1)
     async def process(stream: faust.Stream) -> None:
-        step = await backoff.run(build_step, service=service, what="start-up")
+        built = await backoff.run(build, service=service, what="start-up")
+        publisher = FaustPublisher(app)
         runner = StepRunner(
             service=service,
             input_topic=input_topic,
             input_model=input_model,
-            step=step,
-            publisher=FaustPublisher(app),
+            step=built.step,
+            publisher=publisher,
             topic_name=settings.topic,
             backoff=backoff,
         )
-        log.info("ready", extra={"input_topic": settings.topic(input_topic)})
-        # Manual acks: Faust acks an event in a `finally` as soon as the loop body is left — also when a
-        # shutdown cancels the body in the middle of a retry, which would commit a message never handled.
-        # With noack(), only the explicit ack below (after the outputs are delivered) commits the offset.
-        manual = stream.noack()
-        async for event in manual.events():
-            message = event.message
-            await runner.handle(
-                InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
+        jobs = [
+            asyncio.create_task(
+                JobRunner(service=service, name=job.name, run=job.run, publisher=publisher, backoff=backoff).run_every(
+                    job.interval_seconds
+                ),
+                name=f"{service}.{job.name}",
             )
-            await manual.ack(event)
+            for job in built.jobs
+        ]
+        log.info("ready", extra={"input_topic": settings.topic(input_topic), "jobs": [j.name for j in built.jobs]})
+        try:
+            # Manual acks: Faust acks an event in a `finally` as soon as the loop body is left — also when a
+            # shutdown cancels the body in the middle of a retry, which would commit a message never handled.
+            # With noack(), only the explicit ack below (after the outputs are delivered) commits the offset.
+            manual = stream.noack()
+            async for event in manual.events():
+                message = event.message
+                await runner.handle(
+                    InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
+                )
+                await manual.ack(event)
+        finally:
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await built.close()
+
+
+def worker_app(
+    service: str,
+    settings: ArchiveSettings,
+    *,
+    input_topic: str,
+    input_model: type[CloudEvent[Any]],
+    build: Callable[[], Awaitable[Service[Any]]],
+) -> faust.App:
+    """A service's Faust app with its agent bound: what each service's `create_app(settings)` returns."""
+    app = make_app(service, settings)
+    bind_service(app, service=service, settings=settings, input_topic=input_topic, input_model=input_model, build=build)
+    return app
 
 
 def run_worker(app: faust.App, service: str, settings: ArchiveSettings) -> None:

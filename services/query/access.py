@@ -207,3 +207,11 @@ def _is_organisation(id_type: str | None, applicant_type: str | None) -> bool:
     # Only a unified social credit code held by an organisation is public; an organisation identified
     # otherwise (a passport of a sole trader) is treated as a person.
     return id_type == IdType.USCC and applicant_type == ApplicantType.ORGANISATION
+
+
+def console_caller(name: str) -> Caller:
+    """The archive centre's operator at the console (`archivectl index search`): whoever can run archivectl
+    reaches the database directly anyway, so the search shows every record, at every level."""
+    return Caller(
+        key_id="archivectl", name=name, role=Role.AUDITOR, sharing_levels=ALL_SHARING, max_security=SECURITY_LEVELS[-1]
+    )

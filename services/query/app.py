@@ -16,14 +16,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import asyncpg
 import fastapi_offline
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.common.adapters.object_store import MinioObjectStore
-from services.common.index.migrate import upgrade
+from services.common.composition import open_database
+from services.common.producer import KafkaPublisher
 from services.query import dashboard
 from services.query.access import Caller, Permission
 from services.query.adapters.api_keys import PgApiKeys
@@ -92,16 +92,17 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await upgrade(settings)
-        pool = await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=settings.query_pg_pool_size)
+        pool = await open_database(settings, max_size=settings.query_pg_pool_size)
         app.state.pool = pool
         app.state.store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
         app.state.keys = PgApiKeys(pool)
         app.state.audit = PgAuditLog(pool)
         app.state.queries = PgQueryStore(pool)
+        app.state.publisher = KafkaPublisher(settings)  # started by the first review decision
         try:
             yield
         finally:
+            await app.state.publisher.close()
             await pool.close()
 
     app = FastAPI(

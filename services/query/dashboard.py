@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.common.adapters.consumer_lag import KafkaConsumerLag
 from services.query.access import Caller, Permission
+from services.query.adapters.consumer_lag import KafkaConsumerLag
 from services.query.adapters.dashboard_queries import PgDashboardQueries
 from services.query.auth import require
 from services.query.dashboard_data import (

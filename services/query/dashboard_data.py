@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.v1 import topics
-from services.common.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable
 from services.common.settings import ArchiveSettings
+from services.query.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
-# Which consumer group reads which topic (services/*/app.py bind_step input_topic), in pipeline order.
+# Which consumer group reads which topic (services/*/app.py create_app input_topic), in pipeline order.
 PIPELINE_INPUTS: tuple[tuple[str, str], ...] = (
     ("capture", topics.APPROVAL_COMPLETED),
     ("validation", topics.CAPTURED),

@@ -34,11 +34,12 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.query.access import Caller
 
 LIST_COLUMNS = (
@@ -68,10 +69,8 @@ LIST_COLUMNS = (
 
 MAX_PAGE = 200
 
-# Approval dates are calendar days where the cases are decided. China has kept UTC+8 without daylight
-# saving since 1991, so a fixed offset is exact; the database session's TimeZone (UTC on the local stack)
-# must not decide which day 07:00 in Beijing belongs to.
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
+# Approval dates are calendar days where the cases are decided (services/common/china_time.py); the
+# database session's TimeZone (UTC on the local stack) must not decide which day 07:00 in Beijing belongs to.
 
 
 class BadCursor(ValueError):

@@ -41,14 +41,6 @@ RETENTION_YEARS = {RetentionPeriod.TEN_YEARS: 10, RetentionPeriod.THIRTY_YEARS: 
 MINIMUM_LOCK = timedelta(days=1)
 
 
-def sm3_hex(data: bytes) -> str:
-    """SM3 (GB/T 32905-2016), the national hash, through OpenSSL (hashlib)."""
-    try:
-        return hashlib.new("sm3", data).hexdigest()
-    except ValueError as exc:  # an OpenSSL build without SM3
-        raise RuntimeError("this Python's OpenSSL has no SM3: install an OpenSSL 1.1.1+/3.x build with SM3") from exc
-
-
 @dataclass(frozen=True)
 class PayloadEntry:
     path: str  # relative to the bag root, e.g. data/result/002-决定书.pdf

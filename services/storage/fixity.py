@@ -17,37 +17,23 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
-
-from minio.error import S3Error
-from prometheus_client import Counter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from datetime import datetime, timedelta
+from typing import Any
 
 from contracts.envelope import CloudEvent, derived_event_id, utc_now
 from contracts.v1 import CaseIdentity, FixityFailed, PackageRef, topics
-from services.common.adapters.object_store import ObjectMissing, ObjectStore
+from services.common import metrics
+from services.common.adapters.object_store import ObjectMissing, ObjectStore, ObjectUnreadable
 from services.common.codec import encode_event
+from services.common.runner import Publisher
 from services.storage import bag
+from services.storage.ports import AuditIndex, ScheduledAuditIndex
 from services.storage.preservation import agent
 
 log = logging.getLogger(__name__)
 
-FIXITY_CHECKS = Counter("archive_fixity_checks_total", "Fixity checks of stored packages, by outcome.", ["outcome"])
-FIXITY_FAILURES = Counter(
-    "archive_fixity_failures_total",
-    "Packages found altered or unreadable by the fixity audit (alert on any increase).",
-)
 AUDIT_LOCK_ID = 0x46495854  # "FIXT": one audit at a time across workers
 AGENT = agent("storage").id + "#fixity-audit"
-
-
-class AuditIndex(Protocol):
-    async def record_fixity_check(self, row: dict[str, Any]) -> None: ...
-
-
-class Publisher(Protocol):
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -77,24 +63,9 @@ async def check_package(store: ObjectStore, row: dict[str, Any]) -> FixityResult
         data = await store.get_bytes(row["package_bucket"], row["package_key"], version_id=row["package_version_id"])
     except ObjectMissing:
         return FixityResult(**base, passed=False, reason="the package object is missing", computed_sha256=None)
-    except S3Error as exc:  # the server answered, and refused
+    except ObjectUnreadable as exc:  # the server answered, and refused (an unreachable one stops the audit)
         return FixityResult(
-            **base,
-            passed=False,
-            reason=f"the package object cannot be read: {exc.code}: {exc.message}",
-            computed_sha256=None,
-        )
-    except MaxRetryError as exc:
-        if not isinstance(exc.reason, ResponseError):
-            raise  # the object store is unreachable: stop the audit rather than fail every package
-        # The server answered, again and again, with an error status: MinIO does this (503) for an object
-        # whose stored data fails its own bit-rot check.
-        return FixityResult(
-            **base,
-            passed=False,
-            reason=f"the package object cannot be read: the server keeps answering {exc.reason} "
-            "(MinIO answers so for data that fails its bit-rot check)",
-            computed_sha256=None,
+            **base, passed=False, reason=f"the package object cannot be read: {exc.detail}", computed_sha256=None
         )
     computed = hashlib.sha256(data).hexdigest()
     problems: list[str] = []
@@ -174,9 +145,9 @@ async def audit(
                 "agent": AGENT,
             }
         )
-        FIXITY_CHECKS.labels("pass" if result.passed else "fail").inc()
+        metrics.FIXITY_CHECKS.labels("pass" if result.passed else "fail").inc()
         if not result.passed:
-            FIXITY_FAILURES.inc()
+            metrics.FIXITY_FAILURES.inc()
             log.error(
                 "fixity check failed",
                 extra={"case_key": row["case_key"], "package_key": row["package_key"], "reason": result.reason},
@@ -190,3 +161,26 @@ async def audit(
         if progress:
             progress(done, len(rows))
     return report
+
+
+async def scheduled_round(
+    publisher: Publisher,
+    *,
+    store: ObjectStore,
+    index: ScheduledAuditIndex,
+    topic_name: Callable[[str], str],
+    max_age_days: float,
+    batch: int,
+) -> None:
+    """One round of the scheduled audit (a ScheduledJob of the storage worker): the packages not checked for
+    `max_age_days`, at most `batch` of them, by one worker at a time (an advisory lock)."""
+    lock = await index.try_lock(AUDIT_LOCK_ID)
+    if lock is None:
+        return  # another worker is auditing
+    try:
+        due = await index.packages_for_audit(checked_before=utc_now() - timedelta(days=max_age_days), limit=batch)
+        if due:
+            report = await audit(due, store=store, index=index, publisher=publisher, topic_name=topic_name)
+            log.info("fixity audit round", extra={"checked": len(report.results), "failed": len(report.failed)})
+    finally:
+        await index.unlock(lock, AUDIT_LOCK_ID)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from services.common.adapters.index import PgIndex
-from services.common.adapters.object_store import MinioObjectStore, ObjectVersion
+from services.common.adapters.object_store import MinioObjectStore, ObjectUnreadable, ObjectVersion
 from services.storage import bag, domain
+from services.storage.adapters.index import PgIndex
 from services.storage.index_rows import PackageRows, rows_of
 
 
@@ -66,10 +66,10 @@ async def rebuild_index(
         return report  # their records would vanish from the index: the caller must say so explicitly
     rows: list[PackageRows] = []
     for done, (key, version) in enumerate(chosen.items(), start=1):
-        data = await store.get_bytes(bucket, key, version_id=version.version_id)
         try:
+            data = await store.get_bytes(bucket, key, version_id=version.version_id)
             rows.append(rows_of(bag.read_package(data), bucket=bucket, key=key, version_id=version.version_id))
-        except (bag.PackageUnreadable, KeyError, ValueError) as exc:
+        except (ObjectUnreadable, bag.PackageUnreadable, KeyError, ValueError) as exc:
             report.unreadable.append(f"{key}: {exc}")
         if progress:
             progress(done, len(chosen))

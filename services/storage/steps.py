@@ -7,34 +7,21 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
 
 from contracts.envelope import utc_now
 from contracts.v1 import ArchivedEvent, ArchivedRecord, CapturedFile, ClassifiedEvent, PackageRef, topics
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
+from services.common.digests import sm3_hex
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
 from services.storage import bag, domain
 from services.storage.eep import eep_document
 from services.storage.index_rows import rows_of
+from services.storage.ports import RecordIndex
 from services.storage.preservation import case_events, events_document
 
 SERVICE = "storage"
-
-
-class RecordIndex(Protocol):
-    async def archived_event(self, case_key: str) -> dict[str, Any] | None: ...
-    async def code_allocated_at(self, case_key: str) -> datetime | None: ...
-    async def insert_archived_record(
-        self,
-        record_row: dict[str, Any],
-        file_rows: list[dict[str, Any]],
-        archived_event: dict[str, Any],
-        *,
-        event_rows: Sequence[dict[str, Any]] = (),
-        code_row: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
 
 
 async def _read_verified(store: ObjectStore, file: CapturedFile) -> bytes:
@@ -62,7 +49,7 @@ def build_package(
     classified = event.data
     case, cls = classified.case, classified.classification
     entries = [
-        domain.PayloadEntry(domain.payload_path(n, f), f.sha256, domain.sm3_hex(data), f.size)
+        domain.PayloadEntry(domain.payload_path(n, f), f.sha256, sm3_hex(data), f.size)
         for n, (f, data) in enumerate(zip(classified.files, payloads, strict=True), start=1)
     ]
     key = domain.package_key(case.case_key)
@@ -124,7 +111,6 @@ async def store_case(
     if already is not None:  # redelivery: announce the same record again, same event id
         return [Outbound(topics.ARCHIVED, ArchivedEvent.model_validate(already))]
 
-    await store.ensure_bucket(archive_bucket, object_lock=True)
     payloads, allocated_at = await asyncio.gather(
         asyncio.gather(*(_read_verified(store, f) for f in classified.files)), index.code_allocated_at(case_key)
     )

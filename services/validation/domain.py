@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from contracts.v1 import CapturedFile, CaseMetadata, CheckResult
+from services.common.digests import digests_of
 from services.validation.checks import CaseEvidence, rejections, run_catalogue
 from services.validation.formats import FileFacts, Limits, inspect
 from services.validation.rules import ItemRules
@@ -33,10 +35,11 @@ def limits_for(rules: ItemRules) -> Limits:
 
 
 def measure(data: bytes, limits: Limits) -> Measured:
+    digests = digests_of(data)
     return Measured(
-        sha256=hashlib.sha256(data).hexdigest(),
-        sm3=hashlib.new("sm3", data).hexdigest(),
-        size=len(data),
+        sha256=digests.sha256,
+        sm3=digests.sm3,
+        size=digests.size,
         facts=inspect(data, limits),
     )
 
@@ -58,3 +61,27 @@ def verdict(evidence: CaseEvidence, rules: ItemRules) -> tuple[list[CheckResult]
 
 def failures(results: Sequence[CheckResult]) -> list[CheckResult]:
     return rejections(list(results))
+
+
+@dataclass(frozen=True)
+class CaseNumberAnswer:
+    """Whether a case revision's number is held by another case, or its revision by other content."""
+
+    conflict: str | None = None  # "revision": same revision, other content; "other_case": other applicant/item
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def decide_case_number(
+    rows: list[Any], revision: int, applicant_id_number: str, item_code: str, fingerprint: str
+) -> CaseNumberAnswer:
+    """Given every registered revision of a case number (this one included), is this revision in conflict?"""
+    for row in rows:
+        if row["revision"] == revision and row["fingerprint"] != fingerprint:
+            return CaseNumberAnswer("revision", {"revision": str(revision)})
+    for row in rows:
+        if row["applicant_id_number"] != applicant_id_number or row["item_code"] != item_code:
+            return CaseNumberAnswer(
+                "other_case",
+                {"held_by_revision": str(row["revision"]), "held_for_item": row["item_code"]},
+            )
+    return CaseNumberAnswer()

@@ -6,57 +6,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
 from contracts.envelope import utc_now
 from contracts.v1 import CapturedEvent, CapturedFile, RejectedCase, RejectionStage, ValidatedCase, topics
-from services.common.adapters.clamav import ClamdUnavailable, ClamdVerdict
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
-from services.common.adapters.quarantine import CaseNumberAnswer
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
+from services.validation.adapters.clamav import ClamdUnavailable
 from services.validation.checks import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
 from services.validation.domain import case_fingerprint, limits_for, measure, verdict
+from services.validation.ports import Quarantine, VirusScanner
 from services.validation.rules import RuleBook
 
 SERVICE = "validation"
 log = logging.getLogger(__name__)
-
-
-class VirusScanner(Protocol):
-    async def scan(self, data: bytes) -> ClamdVerdict: ...
-
-
-class Quarantine(Protocol):
-    async def claim_case_number(
-        self,
-        platform: str,
-        case_number: str,
-        revision: int,
-        *,
-        applicant_id_number: str,
-        item_code: str,
-        fingerprint: str,
-    ) -> CaseNumberAnswer: ...
-
-    async def open_entry(
-        self,
-        *,
-        case_key: str,
-        platform: str,
-        case_number: str,
-        revision: int,
-        case_title: str | None,
-        department_code: str | None,
-        department_name: str | None,
-        item_code: str | None,
-        failures: list[dict],  # type: ignore[type-arg]
-        rejected_event_id: str,
-        correlation_id: str | None,
-    ) -> None: ...
-
-    async def close_earlier(self, platform: str, case_number: str, revision: int) -> int: ...
 
 
 async def _read(store: ObjectStore, file: CapturedFile) -> bytes:

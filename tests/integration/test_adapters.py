@@ -11,8 +11,8 @@ from minio.error import S3Error
 
 from archivectl.kafka_admin import ensure_topics
 from contracts.v1 import topics
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.domain import format_archival_code
-from services.common.adapters.index import PgIndex
 from services.common.adapters.object_store import MinioObjectStore, ObjectMissing
 from services.common.series import Series
 
@@ -47,18 +47,39 @@ async def test_reading_a_missing_object_is_not_a_transient_fault(prepared):
 
 
 async def test_concurrent_allocation_gives_continuous_numbers_and_stable_codes(prepared):
-    index = await PgIndex.connect(prepared, max_size=8)
+    """The one allocator (classification's, in one transaction with the classification), under contention."""
+    store = await PgClassificationStore.connect(prepared, max_size=8)
+    series = Series("Z109", "XK", 2026, "D30", f"T{uuid.uuid4().hex[:6].upper()}")
+    prefix = uuid.uuid4().hex[:8]
+    keys = [f"p/case-{prefix}-{n}/r1" for n in range(40)]
+    decision = {
+        "rule_id": "r",
+        "schedule_version": "v",
+        "class_code": "XK",
+        "security_level": "公开",
+        "sharing_level": "01",
+    }
+
+    async def classify(key: str) -> tuple[int, str, bool]:
+        event, created = await store.record_classification(
+            case_key=key,
+            item_code="XK-SCJG-001",
+            series=series,
+            decision=decision,
+            format_code=format_archival_code,
+            make_event=lambda code, _series: {"item_number": code.item_number, "archival_code": code.archival_code},
+        )
+        return event["item_number"], event["archival_code"], created
+
     try:
-        series = Series("Z109", "XK", 2026, "D30", f"T{uuid.uuid4().hex[:6].upper()}")
-        keys = [f"p/case-{n}/r1" for n in range(40)]
-        first = await asyncio.gather(*(index.allocate_archival_code(k, series, format_archival_code) for k in keys))
-        again = await asyncio.gather(*(index.allocate_archival_code(k, series, format_archival_code) for k in keys))
-        assert sorted(a.item_number for a in first) == list(range(1, 41))
-        assert all(a.newly_allocated for a in first)
-        assert [(a.item_number, a.archival_code) for a in again] == [(a.item_number, a.archival_code) for a in first]
-        assert not any(a.newly_allocated for a in again)
+        first = await asyncio.gather(*(classify(k) for k in keys))
+        again = await asyncio.gather(*(classify(k) for k in keys))
+        assert sorted(number for number, _, _ in first) == list(range(1, 41))
+        assert all(created for _, _, created in first)
+        assert [(n, code) for n, code, _ in again] == [(n, code) for n, code, _ in first]
+        assert not any(created for _, _, created in again)
     finally:
-        await index.close()
+        await store.close()
 
 
 async def test_migrations_are_idempotent_and_the_schema_is_there(prepared):

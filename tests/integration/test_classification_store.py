@@ -16,9 +16,9 @@ import asyncpg
 import pytest
 import yaml
 
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.config import bundled_schedule_file
 from services.classification.domain import format_archival_code
-from services.common.adapters.schedule_store import PgClassificationStore
 from services.common.series import Series
 from services.common.settings import ArchiveSettings
 

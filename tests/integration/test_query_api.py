@@ -38,19 +38,18 @@ from contracts.v1 import (
     UnifiedApprovalRecord,
     topics,
 )
-from samples.staging import classified_event
+from samples.staging import classified_event, storage_step
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.config import bundled_schedule_file
 from services.classification.schedule import load_schedule_file
 from services.classification.steps import install_schedule
-from services.common.adapters.index import PgIndex
 from services.common.adapters.object_store import MinioObjectStore
-from services.common.adapters.schedule_store import PgClassificationStore
 from services.common.index.migrate import upgrade
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.app import create_app
 from services.query.config import QuerySettings
 from services.storage import bag
-from services.storage.steps import store_case
+from services.storage.adapters.index import PgIndex
 from tests.factories import material, record
 
 pytestmark = pytest.mark.integration
@@ -84,14 +83,14 @@ async def archive_record(
     event = await classified_event(
         settings,
         store,
-        index,
+        PgClassificationStore(index.pool),
         rec,
         retention=retention,
         sharing=SharingLevel(sharing),
         security=security,
         warnings=warnings or (),
     )
-    [out] = await store_case(event, store=store, index=index, archive_bucket=settings.archive_bucket)
+    [out] = await (await storage_step(settings, store, index))(event)
     return out.event.model_dump(mode="json")
 
 

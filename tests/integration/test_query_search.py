@@ -14,12 +14,13 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.query import search
 from services.query.access import ALL_SHARING, Caller, Role, in_scope
 from services.query.search import (
@@ -34,7 +35,7 @@ from services.query.search import (
 
 pytestmark = pytest.mark.integration
 
-CST = timezone(timedelta(hours=8))
+CST = CHINA_STANDARD_TIME
 
 # --- the rows ------------------------------------------------------------------------------------------
 

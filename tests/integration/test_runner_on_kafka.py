@@ -21,15 +21,11 @@ pytestmark = pytest.mark.integration
 
 
 async def _publish_raw(settings, items: list[tuple[bytes, bytes]]) -> None:  # type: ignore[no-untyped-def]
-    from archivectl.feed import producer_for
+    from services.common.producer import KafkaPublisher
 
-    producer = producer_for(settings)
-    await producer.start()
-    try:
+    async with KafkaPublisher(settings) as publisher:
         for key, value in items:
-            await producer.send_and_wait(settings.topic(topics.APPROVAL_COMPLETED), value, key=key)
-    finally:
-        await producer.stop()
+            await publisher.publish(settings.topic(topics.APPROVAL_COMPLETED), key, value)
 
 
 async def test_garbage_is_dead_lettered_and_the_next_good_case_is_archived(pipeline):

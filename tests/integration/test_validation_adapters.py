@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from samples.defects import eicar
-from services.common.adapters.clamav import ClamdClient, ClamdUnavailable
-from services.common.adapters.quarantine import PgQuarantine
 from services.common.faults import is_transient
+from services.validation.adapters.clamav import ClamdClient, ClamdUnavailable
+from services.validation.adapters.quarantine import PgQuarantine
 
 pytestmark = pytest.mark.integration
 

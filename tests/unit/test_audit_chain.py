@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import rfc8785
 
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.query.adapters.audit_log import (
     GENESIS_DIGEST,
     AuditEntry,
@@ -157,15 +158,13 @@ def test_key_order_and_time_zone_do_not_change_the_digest():
     row = filled(1).rows[0]
     shuffled = {k: row[k] for k in reversed(list(row))}
     shuffled["detail"] = dict(reversed(list(row["detail"].items())))
-    shuffled["at"] = row["at"].astimezone(timezone(timedelta(hours=8)))
+    shuffled["at"] = row["at"].astimezone(CHINA_STANDARD_TIME)
     assert canonical_fields(shuffled) == canonical_fields(row)
     assert row_digest(GENESIS_DIGEST, shuffled) == row["digest"]
 
 
 def test_timestamps_are_utc_with_microseconds():
-    assert format_at(datetime(2026, 1, 2, 11, 4, 5, tzinfo=timezone(timedelta(hours=8)))) == (
-        "2026-01-02T03:04:05.000000Z"
-    )
+    assert format_at(datetime(2026, 1, 2, 11, 4, 5, tzinfo=CHINA_STANDARD_TIME)) == ("2026-01-02T03:04:05.000000Z")
     with pytest.raises(ValueError, match="timezone-aware"):
         format_at(datetime(2026, 1, 2))
 

@@ -9,9 +9,8 @@ from contracts.v1 import CapturedEvent, RejectedEvent, topics
 from samples.dialects import render
 from samples.generator import generate_cases
 from services.capture.authentication import Verdict, sign, verify
-from services.capture.steps import capture_case
 from tests.factories import PLATFORM_SECRET, completed_event, material, platform_event, record
-from tests.fakes import InMemoryObjectStore, capture_ports
+from tests.fakes import InMemoryObjectStore, capture_step
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +25,7 @@ def _codes(out) -> list[str]:  # type: ignore[no-untyped-def]
 async def test_a_signed_unified_event_is_captured_with_its_source_event_kept():
     store = InMemoryObjectStore()
     event = platform_event(completed_event(record(materials=[material(PDF)])))
-    [out] = await capture_case(event, ports=capture_ports(store))
+    [out] = await (await capture_step(store))(event)
     captured = CapturedEvent.model_validate(out.event.model_dump()).data
     assert out.topic == topics.CAPTURED
     assert captured.source_dialect == "unified/v1"
@@ -38,14 +37,14 @@ async def test_a_signed_unified_event_is_captured_with_its_source_event_kept():
 
 async def test_unknown_platform_missing_and_bad_signatures_are_rejected_to_the_platform():
     store = InMemoryObjectStore()
-    ports = capture_ports(store)
+    capture = await capture_step(store)
     stranger = platform_event(source="urn:approval-platform:nobody")
     unsigned = platform_event().model_copy(update={"platformsig": None})
     wrong_key = platform_event(secret="not-the-secret")
     tampered = platform_event().model_copy(update={"data": {**platform_event().data, "case_title": "改过的标题"}})
-    assert _codes((await capture_case(stranger, ports=ports))[0]) == ["AUTH-PLATFORM-UNKNOWN"]
+    assert _codes((await capture(stranger))[0]) == ["AUTH-PLATFORM-UNKNOWN"]
     for bad, verdict in ((unsigned, "missing"), (wrong_key, "mismatch"), (tampered, "mismatch")):
-        [out] = await capture_case(bad, ports=ports)
+        [out] = await capture(bad)
         assert _codes(out) == ["AUTH-SIGNATURE"]
         assert out.event.data.failures[0].details["verdict"] == verdict
         assert PLATFORM_SECRET not in out.event.model_dump_json()
@@ -53,12 +52,12 @@ async def test_unknown_platform_missing_and_bad_signatures_are_rejected_to_the_p
 
 
 async def test_an_event_id_reused_for_other_content_is_refused_and_a_plain_replay_is_not():
-    ports = capture_ports(InMemoryObjectStore())
+    capture = await capture_step(InMemoryObjectStore())
     first = platform_event(completed_event(record(), event_id="evt-1"))
     other = platform_event(completed_event(record(case_number="SCJG-2026-000777"), event_id="evt-1"))
-    assert (await capture_case(first, ports=ports))[0].topic == topics.CAPTURED
-    assert (await capture_case(first, ports=ports))[0].topic == topics.CAPTURED  # replay: same result
-    assert _codes((await capture_case(other, ports=ports))[0]) == ["AUTH-EVENT-ID-REUSED"]
+    assert (await capture(first))[0].topic == topics.CAPTURED
+    assert (await capture(first))[0].topic == topics.CAPTURED  # replay: same result
+    assert _codes((await capture(other))[0]) == ["AUTH-EVENT-ID-REUSED"]
 
 
 def test_signatures_verify_with_either_secret_during_a_rotation():
@@ -72,17 +71,17 @@ def test_signatures_verify_with_either_secret_during_a_rotation():
 async def test_a_platform_dialect_is_mapped_and_an_unmappable_record_is_rejected_with_the_field():
     case = generate_cases(1, seed=5)[0]
     platforms = {"scjg": ("scjg-registration/2024", PLATFORM_SECRET)}
-    ports = capture_ports(InMemoryObjectStore(), platforms=platforms)
+    capture = await capture_step(InMemoryObjectStore(), platforms=platforms)
     envelope = completed_event(case.record)
     payload = render(case.record, "scjg-registration/2024")
     good = platform_event(envelope, source="urn:approval-platform:scjg", data=payload)
-    [out] = await capture_case(good, ports=ports)
+    [out] = await capture(good)
     captured = CapturedEvent.model_validate(out.event.model_dump()).data
     assert captured.case.source_platform == "scjg"
     assert captured.case.applicant == case.record.applicant
     bad_payload = {**payload, "bjjg": "9"}
     bad = platform_event(envelope, source="urn:approval-platform:scjg", data=bad_payload, id="another-id")
-    [out] = await capture_case(bad, ports=ports)
+    [out] = await capture(bad)
     assert _codes(out) == ["CAP-MAPPING"]
     assert "result: value '9'" in out.event.data.failures[0].reason_en
 
@@ -96,8 +95,7 @@ async def test_url_materials_are_fetched_and_unreachable_or_oversized_ones_rejec
         {**material(b"x" * 2048, name="big.pdf"), "content_base64": None, "url": url_big},
     ]
     store = InMemoryObjectStore()
-    ports = capture_ports(store, files=files)
-    ports = type(ports)(**{**ports.__dict__, "max_case_bytes": 1024})
-    [out] = await capture_case(platform_event(completed_event(record(materials=materials))), ports=ports)
+    capture = await capture_step(store, files=files, max_case_bytes=1024)
+    [out] = await capture(platform_event(completed_event(record(materials=materials))))
     assert _codes(out) == ["CAP-FETCH-UNREACHABLE", "CAP-FETCH-TOO-LARGE"]
     assert "HTTP 404" in out.event.data.failures[0].reason_en

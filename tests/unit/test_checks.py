@@ -8,13 +8,12 @@ import pytest
 from contracts.v1 import Outcome, topics
 from samples.defects import defect_corpus, eicar
 from samples.defects import ofd_document as ofd_document_for_tests
-from services.common.adapters.clamav import parse_reply
 from services.common.faults import is_transient
+from services.validation.adapters.clamav import parse_reply
 from services.validation.formats import Format, identify, inspect
 from services.validation.identifiers import region_code_is_valid
-from services.validation.rules import RuleBook, default_rulebook
-from services.validation.steps import validate_case
-from tests.fakes import FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine
+from services.validation.rules import RuleBook
+from tests.fakes import FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine, validation_step
 from tests.unit.test_checks_corpus import captured_event
 
 pytestmark = pytest.mark.unit
@@ -28,14 +27,8 @@ def corpus():  # type: ignore[no-untyped-def]
 async def _run(record, *, store=None, quarantine=None, scanner=None, rules=None, mode="wait"):  # type: ignore[no-untyped-def]
     store = store or InMemoryObjectStore()
     event = await captured_event(record, store)
-    [out] = await validate_case(
-        event,
-        store=store,
-        scanner=scanner or FakeVirusScanner(),
-        quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
-        rules=rules or default_rulebook(),
-        on_scanner_down=mode,
-    )
+    validate = await validation_step(store, scanner=scanner, quarantine=quarantine, rules=rules, mode=mode)
+    [out] = await validate(event)
     return out
 
 
@@ -132,9 +125,7 @@ async def test_the_staged_copy_changing_after_capture_is_the_archives_alarm(corp
     event = await captured_event(record, store)
     key = event.data.files[0].stored.key
     store.buckets["staging"][key] = (b"%PDF-1.4 replaced", {})
-    [out] = await validate_case(
-        event, store=store, scanner=FakeVirusScanner(), quarantine=InMemoryQuarantine(), rules=default_rulebook()
-    )
+    [out] = await (await validation_step(store))(event)
     assert "AUTH-FIXITY-STAGING" in {f.code for f in out.event.data.failures}
 
 

@@ -13,11 +13,9 @@ import pytest
 
 from contracts.v1 import CapturedCase, CapturedEvent, CapturedFile, ObjectRef, Outcome, UnifiedApprovalRecord, topics
 from samples.defects import DefectCase, defect_corpus, reuse_corpus
-from services.capture.domain import neutralise_file_name
+from services.capture.domain import neutralise_file_name, staging_key
 from services.validation.checks import CATALOGUE
-from services.validation.rules import default_rulebook
-from services.validation.steps import validate_case
-from tests.fakes import FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine
+from tests.fakes import InMemoryObjectStore, InMemoryQuarantine, validation_step
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +27,7 @@ async def captured_event(record: UnifiedApprovalRecord, store: InMemoryObjectSto
     for i, m in enumerate(record.materials):
         data = base64.b64decode(m.content_base64 or "")
         sha = hashlib.sha256(data).hexdigest()
-        key = f"{record.case_key}/{i:03d}-{sha}"
+        key = staging_key(record.case_key, i, sha)
         await store.put_bytes("staging", key, data, content_type=m.media_type)
         files.append(
             CapturedFile(
@@ -68,9 +66,7 @@ def corpus() -> list[DefectCase]:
 
 async def _validate(case: DefectCase, store, quarantine):  # type: ignore[no-untyped-def]
     event = await captured_event(case.record, store)
-    [out] = await validate_case(
-        event, store=store, scanner=FakeVirusScanner(), quarantine=quarantine, rules=default_rulebook()
-    )
+    [out] = await (await validation_step(store, quarantine=quarantine))(event)
     return out
 
 

@@ -19,9 +19,9 @@ from samples.generator import generate_cases
 from services.classification.config import bundled_schedule_file
 from services.classification.domain import OrganisationCodes
 from services.classification.schedule import ScheduleError, globs_intersect, load_schedule_file, parse_schedule
-from services.classification.steps import FixedSchedule, classify_case, manual_decision, record_decision
+from services.classification.steps import manual_decision, record_decision
 from tests.factories import record
-from tests.fakes import InMemoryClassificationStore
+from tests.fakes import InMemoryClassificationStore, classification_step
 
 pytestmark = pytest.mark.unit
 
@@ -73,9 +73,7 @@ def validated_event(rec, event_id: str = "v-1") -> ValidatedEvent:  # type: igno
 
 
 async def classify(event, store):  # type: ignore[no-untyped-def]
-    return await classify_case(
-        event, schedules=FixedSchedule(SCHEDULE), store=store, fonds_code="Z109", organisations=ORGANISATIONS
-    )
+    return await (await classification_step(store, SCHEDULE, ORGANISATIONS))(event)
 
 
 # --- the sample items land where the schedule file says ---------------------------------------------------

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts.v1 import topics
-from services.common.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable, PartitionOffsets
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.common.settings import ArchiveSettings
+from services.query.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable, PartitionOffsets
 from services.query.dashboard_data import (
     PIPELINE_INPUTS,
     Dashboard,
@@ -86,7 +87,7 @@ def test_the_minute_series_has_sixty_minutes_ending_now_with_gaps_as_zero():
 
 
 def test_minutes_from_the_database_in_another_time_zone_land_on_the_same_minute():
-    beijing = timezone(timedelta(hours=8))
+    beijing = CHINA_STANDARD_TIME
     rows = [{"minute": datetime(2026, 11, 25, 18, 29, tzinfo=beijing), "archived": 3}]
     assert minute_series(rows, NOW)[-2] == {"minute": "2026-11-25T10:29:00Z", "archived": 3}
 

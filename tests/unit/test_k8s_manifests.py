@@ -207,7 +207,7 @@ def test_replicas_one_per_worker_two_for_the_stateless_query_service():
         assert f"partition count ({PARTITIONS})" in text and "consumer group" in text
     assert deployments["query"]["spec"]["replicas"] == 2
     # storage's comment promises one fixity audit at a time: the code must take the lock
-    assert "try_lock(fixity.AUDIT_LOCK_ID)" in (REPO / "services" / "storage" / "app.py").read_text(encoding="utf-8")
+    assert "try_lock(AUDIT_LOCK_ID)" in (REPO / "services" / "storage" / "fixity.py").read_text(encoding="utf-8")
     assert "advisory lock" in (K8S / "storage.yaml").read_text(encoding="utf-8")
 
 

@@ -14,21 +14,19 @@ from contracts.v1 import (
     topics,
 )
 from services.capture.domain import neutralise_file_name
-from services.capture.steps import capture_case
 from services.classification.config import bundled_schedule_file
 from services.classification.domain import OrganisationCodes, format_archival_code
 from services.classification.schedule import load_schedule_file
-from services.classification.steps import FixedSchedule, classify_case
 from services.common.series import Series
-from services.storage.steps import store_case
-from services.validation.steps import validate_case
 from tests.factories import completed_event, material, platform_event, record
 from tests.fakes import (
     InMemoryClassificationStore,
     InMemoryIndex,
     InMemoryObjectStore,
-    capture_ports,
-    fixity_validation_ports,
+    capture_step,
+    classification_step,
+    fixity_validation_step,
+    storage_step,
 )
 
 pytestmark = pytest.mark.unit
@@ -43,27 +41,21 @@ _classification_stores: WeakKeyDictionary = WeakKeyDictionary()  # one classific
 
 
 async def _run_all(event, store, index):  # type: ignore[no-untyped-def]
-    [captured] = await capture_case(platform_event(event), ports=capture_ports(store))
+    """The four services as their composition roots build them, on fakes, chained in memory."""
+    capture = await capture_step(store)
+    [captured] = await capture(platform_event(event))
     if captured.topic != topics.CAPTURED:
         return captured
-    [validated] = await validate_case(
-        CapturedEvent.model_validate(captured.event.model_dump()), store=store, **fixity_validation_ports()
-    )
+    validate = await fixity_validation_step(store)
+    [validated] = await validate(CapturedEvent.model_validate(captured.event.model_dump()))
     if validated.topic != topics.VALIDATED:
         return validated
-    [classified] = await classify_case(
-        ValidatedEvent.model_validate(validated.event.model_dump()),
-        schedules=FixedSchedule(SCHEDULE),
-        store=_classification_stores.setdefault(index, InMemoryClassificationStore()),
-        fonds_code="Z109",
-        organisations=ORGANISATIONS,
+    classify = await classification_step(
+        _classification_stores.setdefault(index, InMemoryClassificationStore()), SCHEDULE, ORGANISATIONS
     )
-    [archived] = await store_case(
-        ClassifiedEvent.model_validate(classified.event.model_dump()),
-        store=store,
-        index=index,
-        archive_bucket="archive",
-    )
+    [classified] = await classify(ValidatedEvent.model_validate(validated.event.model_dump()))
+    archive = await storage_step(store, index)
+    [archived] = await archive(ClassifiedEvent.model_validate(classified.event.model_dump()))
     return archived
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.query.access import Caller, Role
 from services.query.search import (
-    CHINA_STANDARD_TIME,
     MAX_PAGE,
     SESSION_SETTINGS,
     WINDOWS,

@@ -29,9 +29,8 @@ from contracts.v1 import (
 from services.common.faults import InvalidInput
 from services.storage import bag, domain
 from services.storage.index_rows import rows_of
-from services.storage.steps import store_case
 from tests.factories import record
-from tests.fakes import InMemoryIndex, InMemoryObjectStore
+from tests.fakes import InMemoryIndex, InMemoryObjectStore, storage_step
 
 pytestmark = pytest.mark.unit
 
@@ -113,7 +112,7 @@ async def _classified(
 
 
 async def _store(store, index, event):  # type: ignore[no-untyped-def]
-    [out] = await store_case(event, store=store, index=index, archive_bucket="archive", clock=lambda: NOW)
+    [out] = await (await storage_step(store, index, clock=lambda: NOW))(event)
     assert out.topic == topics.ARCHIVED
     return ArchivedEvent.model_validate(out.event.model_dump())
 
@@ -225,9 +224,7 @@ async def test_a_package_stored_by_an_interrupted_attempt_is_indexed_as_stored_n
     puts = store.puts
     # The index never got the row (crash after the PUT): a redelivery, later, with a fresh index.
     index = InMemoryIndex()
-    [out] = await store_case(
-        event, store=store, index=index, archive_bucket="archive", clock=lambda: NOW + timedelta(hours=1)
-    )
+    [out] = await (await storage_step(store, index, clock=lambda: NOW + timedelta(hours=1)))(event)
     assert store.puts == puts, "the write-once object is not written twice"
     assert out.event.model_dump() == first.model_dump(), "the stored package's archived event is announced"
 
@@ -252,9 +249,9 @@ async def test_a_staged_file_changed_after_validation_is_never_archived():
     staged = event.data.files[0].stored
     store.buckets["staging"][staged.key] = (b"tampered", {})
     with pytest.raises(InvalidInput) as caught:
-        await store_case(event, store=store, index=index, archive_bucket="archive")
+        await (await storage_step(store, index))(event)
     assert caught.value.kind == "FixityMismatch"
-    assert not store.buckets.get("archive")
+    assert not store.buckets.get("archive"), "nothing is archived"
 
 
 async def test_times_the_pipeline_did_not_carry_are_recorded_as_unknown_not_invented():

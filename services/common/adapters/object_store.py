@@ -18,12 +18,38 @@ from minio.commonconfig import COMPLIANCE, CopySource
 from minio.error import S3Error
 from minio.helpers import genheaders
 from minio.retention import Retention
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError, ResponseError
 
 from services.common.settings import ArchiveSettings
 
 
 class ObjectMissing(LookupError):
     """The object does not exist (S3 NoSuchKey): a wrong reference, never a transient fault."""
+
+
+class ObjectUnreadable(Exception):
+    """The object store answered but would not give the object's bytes — whatever the S3 server or the
+    client raised for it (an S3 error such as SlowDownRead, urllib3's MaxRetryError after repeated 5xx, a
+    read broken off mid-stream). `detail` says what the server said; the original error is the cause.
+
+    Readers that judge an object (the fixity audit, downloads, the index rebuild) catch this one error.
+    Whether retrying may help is the cause's to say (services/common/faults.py asks it): a busy server is
+    waited out by the workers, a refusal is not. A server that does not answer at all is not this error."""
+
+    def __init__(self, bucket: str, key: str, detail: str) -> None:
+        super().__init__(f"{bucket}/{key} cannot be read: {detail}")
+        self.bucket, self.key, self.detail = bucket, key, detail
+
+
+def _refusal_detail(exc: BaseException) -> str | None:
+    """What the server said when it answered and refused the data; None when it did not answer at all."""
+    if isinstance(exc, S3Error):
+        return f"{exc.code}: {exc.message}"
+    if isinstance(exc, MaxRetryError) and isinstance(exc.reason, ResponseError):
+        # MinIO answers 503, again and again, for an object whose stored data fails its own bit-rot check.
+        return f"the server keeps answering {exc.reason} (MinIO answers so for data that fails its bit-rot check)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -177,9 +203,14 @@ class MinioObjectStore:
             except S3Error as exc:
                 if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
                     raise ObjectMissing(f"{bucket}/{key}") from exc
-                raise
+                raise ObjectUnreadable(bucket, key, f"{exc.code}: {exc.message}") from exc
+            except MaxRetryError as exc:
+                detail = _refusal_detail(exc)
+                if detail is None:
+                    raise  # the server does not answer: a transient fault, not a verdict on the object
+                raise ObjectUnreadable(bucket, key, detail) from exc
             try:
-                return response.read()
+                return response.read()  # a connection lost mid-read is a transient fault, not a verdict
             finally:
                 response.close()
                 response.release_conn()
@@ -279,9 +310,9 @@ class MinioObjectStore:
 
 
 class RangedRead:
-    """A ranged GET through the minio client (synchronous; every call runs in a worker thread). Errors of
-    the object store (S3Error, urllib3's MaxRetryError) reach the caller unchanged: it decides what a
-    refusal means."""
+    """A ranged GET through the minio client (synchronous; every call runs in a worker thread). A refusal
+    of the object store, at the start or mid-stream, is ObjectUnreadable; a server that does not answer
+    when the read is opened raises what the client raised (the caller answers "try again later")."""
 
     def __init__(
         self, client: Minio, bucket: str, key: str, version_id: str | None, offset: int, length: int, chunk_size: int
@@ -300,11 +331,20 @@ class RangedRead:
         if self.length == 0:
             self.chunks = iter(())
             return
-        self.response = await asyncio.to_thread(_open)
+        try:
+            self.response = await asyncio.to_thread(_open)
+        except (S3Error, MaxRetryError) as exc:
+            detail = _refusal_detail(exc)
+            if detail is None:
+                raise
+            raise ObjectUnreadable(self.bucket, self.key, detail) from exc
         self.chunks = self.response.stream(self.chunk_size)
 
     async def next_chunk(self) -> bytes | None:
-        return await asyncio.to_thread(next, self.chunks, None)
+        try:
+            return await asyncio.to_thread(next, self.chunks, None)
+        except (Urllib3Error, S3Error, OSError) as exc:
+            raise ObjectUnreadable(self.bucket, self.key, f"the read broke off: {exc}") from exc
 
     async def close(self) -> None:
         if self.response is not None:

@@ -17,6 +17,9 @@ from typing import Any
 
 import asyncpg
 
+from services.common.adapters.fixity_log import record_fixity_check
+from services.common.china_time import CHINA_TIME_ZONE_NAME
+
 RESOLUTIONS = ("withdrawn", "settled_outside", "duplicate", "other")
 QUARANTINE_STATUSES = ("open", "closed", "superseded", "resolved")
 REVIEW_STATUSES = ("waiting", "decided")
@@ -136,12 +139,7 @@ class PgQueryStore:
         return [dict(r) for r in rows]
 
     async def record_fixity_check(self, row: dict[str, Any]) -> None:
-        columns = list(row)
-        await self.pool.execute(
-            f"INSERT INTO fixity_checks ({', '.join(columns)}) "
-            f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
-            *row.values(),
-        )
+        await record_fixity_check(self.pool, row)
 
     # --- quarantine ----------------------------------------------------------------------------------
 
@@ -276,8 +274,8 @@ class PgQueryStore:
             return [dict(r) for r in rows]
         key_rec, key_q = {
             "day": (
-                "(archived_at AT TIME ZONE 'Asia/Shanghai')::date::text",
-                "(opened_at AT TIME ZONE 'Asia/Shanghai')::date::text",
+                f"(archived_at AT TIME ZONE '{CHINA_TIME_ZONE_NAME}')::date::text",
+                f"(opened_at AT TIME ZONE '{CHINA_TIME_ZONE_NAME}')::date::text",
             ),
             "platform": ("source_platform", "source_platform"),
             "department": ("department_code", "coalesce(department_code, '(unknown)')"),
@@ -316,8 +314,8 @@ class PgQueryStore:
         clauses = []
         if since is not None:
             args.append(since)
-            clauses.append(f"{column} >= (${len(args)}::date::timestamp AT TIME ZONE 'Asia/Shanghai')")
+            clauses.append(f"{column} >= (${len(args)}::date::timestamp AT TIME ZONE '{CHINA_TIME_ZONE_NAME}')")
         if until is not None:
             args.append(until)
-            clauses.append(f"{column} < ((${len(args)}::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')")
+            clauses.append(f"{column} < ((${len(args)}::date + 1)::timestamp AT TIME ZONE '{CHINA_TIME_ZONE_NAME}')")
         return clauses

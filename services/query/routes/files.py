@@ -21,10 +21,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from minio.error import S3Error
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError, ResponseError
 
+from services.common import metrics
+from services.common.adapters.object_store import ObjectUnreadable
 from services.query.access import Caller, Permission
 from services.query.adapters.query_store import PgQueryStore
 from services.query.auth import audit_now, note, require
@@ -62,15 +61,6 @@ def _source(record: dict[str, Any], file: dict[str, Any]) -> tuple[str, str, str
     return record["package_bucket"], file["object_key"], None, 0
 
 
-def _refusal(exc: BaseException) -> str | None:
-    """What the object store said when it answered and refused the data (None: it did not answer at all)."""
-    if isinstance(exc, S3Error):
-        return f"the object store refused the read: {exc.code}: {exc.message}"
-    if isinstance(exc, MaxRetryError) and isinstance(exc.reason, ResponseError):
-        return f"the object store keeps answering {exc.reason} (MinIO does so for data failing its bit-rot check)"
-    return None
-
-
 async def _record_failure(
     request: Request,
     record: dict[str, Any],
@@ -81,8 +71,6 @@ async def _record_failure(
     reason: str,
     computed: str | None,
 ) -> None:
-    from services.storage.fixity import FIXITY_FAILURES  # the alert counter the fixity audit raises too
-
     queries: PgQueryStore = request.app.state.queries
     await queries.record_fixity_check(
         {
@@ -99,7 +87,7 @@ async def _record_failure(
             "agent": AGENT,
         }
     )
-    FIXITY_FAILURES.inc()
+    metrics.FIXITY_FAILURES.inc()  # the alert counter the fixity audit raises too
     log.error(
         f"file {file['seq']} of {record['case_key']} failed verification while being downloaded, so the download "
         f"was aborted: {reason}. {WHAT_TO_DO}",
@@ -130,16 +118,17 @@ async def download(
     )
     try:
         await read.open()
-    except Exception as exc:
-        refusal = _refusal(exc)
+    except ObjectUnreadable as exc:
         await read.close()
-        if refusal is None:
-            log.warning("the object store does not answer", extra={"case_key": case_key, "error": str(exc)})
-            raise HTTPException(503, "the object store does not answer; try again later") from exc
+        refusal = f"the object store refused the read: {exc.detail}"
         await _record_failure(request, record, file, bucket, key, version_id, refusal, None)
         raise HTTPException(
             502, f"file {seq} of {case_key} cannot be read from the archive: {refusal}; the archive centre is alerted"
         ) from exc
+    except Exception as exc:
+        await read.close()
+        log.warning("the object store does not answer", extra={"case_key": case_key, "error": str(exc)})
+        raise HTTPException(503, "the object store does not answer; try again later") from exc
 
     expected = file["sha256"]
 
@@ -155,8 +144,8 @@ async def download(
                 if held is not None:
                     yield held
                 held = chunk
-        except (Urllib3Error, S3Error, OSError) as exc:
-            problem = f"the object store broke off the read after {received} bytes: {exc}"
+        except ObjectUnreadable as exc:
+            problem = f"the object store broke off the read after {received} bytes: {exc.detail}"
         finally:
             await read.close()
         computed = hasher.hexdigest()

@@ -13,10 +13,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.v1 import topics
-from services.classification.config import ClassificationSettings
-from services.classification.review import ReviewRefused, decide_review, decided_event, describe
-from services.common.adapters.schedule_store import PgClassificationStore
-from services.common.producer import publish_event
+from services.classification.review import (
+    DecidedButNotPublished,
+    ReviewRefused,
+    decide_and_publish,
+    describe,
+    filing_of,
+    review_store,
+)
 from services.query.access import Caller, Permission
 from services.query.adapters.query_store import BadQueueCursor, PgQueryStore, QueueScope
 from services.query.auth import note, require
@@ -128,31 +132,22 @@ async def decide(
 ) -> Any:
     settings = request.app.state.settings
     note(request, **body.model_dump(exclude_none=True))
-    store = PgClassificationStore(request.app.state.pool)  # shares the service's pool; never closed here
+    store = review_store(request.app.state.pool)  # shares the service's pool; never closed here
     review = await store.review(case_key)
     case = (review or {}).get("validated_event", {}).get("data", {}).get("case", {})
     scope = queue_scope(caller)
     if review is None or not _in_queue_scope(scope, review["source_platform"], case.get("department_code")):
         raise HTTPException(404, f"{case_key} is not in the review queue (or it is outside what your key may see)")
-    if review["status"] == "decided":
-        event = await decided_event(store, review)
-        await publish_event(settings, topics.CLASSIFIED, event)
-        return JSONResponse(
-            status_code=409,
-            content={
-                "detail": f"{case_key} was already decided by {review['decided_by']}; its classified event "
-                f"({event.data.classification.archival_code}) was published again, with the same id",
-                "archival_code": event.data.classification.archival_code,
-            },
-        )
-    csettings = ClassificationSettings(**settings.model_dump())
+    filing = filing_of(settings)
     try:
-        decision = await decide_review(
+        decision = await decide_and_publish(
             store,
             review,
+            publisher=request.app.state.publisher,
+            topic_name=settings.topic,
             decided_by=caller.name,
-            fonds_code=csettings.fonds_code,
-            organisations=csettings.organisation_codes(),
+            fonds_code=filing.fonds_code,
+            organisations=filing.organisations,
             rule_id=body.rule_id,
             values=body.values,
             organisation=body.organisation,
@@ -162,17 +157,26 @@ async def decide(
         )
     except ReviewRefused as exc:
         raise HTTPException(422, str(exc)) from exc
-    classification = decision.event.data.classification
-    note(request, archival_code=classification.archival_code)
-    try:
-        await publish_event(settings, topics.CLASSIFIED, decision.event)
-    except Exception as exc:
+    except DecidedButNotPublished as exc:
         log.exception("a review decision was recorded but its classified event could not be published")
+        archival_code = exc.decision.event.data.classification.archival_code
+        note(request, archival_code=archival_code)
         raise HTTPException(
             503,
-            f"{case_key} was decided ({classification.archival_code}) but its classified event could not be "
+            f"{case_key} was decided ({archival_code}) but its classified event could not be "
             "published; POST decide again (or run `archivectl review decide CASE_KEY`) to publish it",
         ) from exc
+    event = decision.event
+    if decision.already_decided:
+        return JSONResponse(
+            status_code=409,
+            content={
+                "detail": f"{case_key} was already decided by {review['decided_by']}; its classified event "
+                f"({event.data.classification.archival_code}) was published again, with the same id",
+                "archival_code": event.data.classification.archival_code,
+            },
+        )
+    note(request, archival_code=event.data.classification.archival_code)
     log.info(f"{case_key}: {describe(decision)}", extra={"case_key": case_key, "key_id": caller.key_id})
     return {
         "case_key": case_key,

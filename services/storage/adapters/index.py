@@ -1,20 +1,21 @@
-"""The PostgreSQL index adapter (asyncpg): archival-code allocation, archived-record rows, search,
-the index rebuild and the fixity-check history.
+"""The PostgreSQL index adapter of storage (asyncpg): archived-record rows, the index rebuild and the
+fixity audit's reads. Archival codes are allocated by classification (its store, in one transaction with
+the case's classification); search is the query service's (services/query/search.py, the bigram index);
+fixity checks are written through services/common/adapters/fixity_log.py, the one writer of `fixity_checks`.
 
 Every write is idempotent by case key: a redelivered case gets back what is already there."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.common.index.migrate import upgrade
-from services.common.series import AllocatedCode, Series
+from services.common.adapters.fixity_log import record_fixity_check
+from services.common.composition import open_database
 from services.common.settings import ArchiveSettings
 
 
@@ -24,61 +25,13 @@ class PgIndex:
 
     @classmethod
     async def connect(cls, settings: ArchiveSettings, *, migrate: bool = True, max_size: int = 4) -> PgIndex:
+        """For commands and tests; a worker builds its adapters on its one pool (its bootstrap.py)."""
         if migrate:
-            await upgrade(settings)
-        pool = await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=max_size)
-        return cls(pool)
+            return cls(await open_database(settings, max_size=max_size))
+        return cls(await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=max_size))
 
     async def close(self) -> None:
         await self.pool.close()
-
-    async def allocate_archival_code(
-        self, case_key: str, series: Series, format_code: Callable[[Series, int], str]
-    ) -> AllocatedCode:
-        """The case's archival code: the one it already has, or the series' next number.
-
-        The series row is locked for the transaction, so concurrent workers take numbers one after
-        another; the case is looked up again under the lock, so the same case racing itself cannot
-        take two numbers. A rolled-back transaction gives its number back: no gaps."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            existing = await self._existing_code(conn, case_key)
-            if existing:
-                return existing
-            key = (series.fonds_code, series.category_code, series.year, series.retention, series.organisation_code)
-            await conn.execute(
-                """INSERT INTO archival_series (fonds_code, category_code, year, retention, organisation_code)
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-                *key,
-            )
-            await conn.execute(
-                """SELECT 1 FROM archival_series WHERE fonds_code=$1 AND category_code=$2 AND year=$3
-                   AND retention=$4 AND organisation_code=$5 FOR UPDATE""",
-                *key,
-            )
-            existing = await self._existing_code(conn, case_key)
-            if existing:
-                return existing
-            number = await conn.fetchval(
-                """UPDATE archival_series SET last_item_number = last_item_number + 1
-                   WHERE fonds_code=$1 AND category_code=$2 AND year=$3 AND retention=$4 AND organisation_code=$5
-                   RETURNING last_item_number""",
-                *key,
-            )
-            code = format_code(series, number)
-            await conn.execute(
-                """INSERT INTO archival_codes (case_key, archival_code, fonds_code, category_code, year, retention,
-                   organisation_code, item_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-                case_key,
-                code,
-                *key,
-                number,
-            )
-            return AllocatedCode(number, code, newly_allocated=True)
-
-    @staticmethod
-    async def _existing_code(conn: asyncpg.Connection, case_key: str) -> AllocatedCode | None:
-        row = await conn.fetchrow("SELECT item_number, archival_code FROM archival_codes WHERE case_key=$1", case_key)
-        return AllocatedCode(row["item_number"], row["archival_code"], newly_allocated=False) if row else None
 
     async def archived_event(self, case_key: str) -> dict[str, Any] | None:
         """The archived event already recorded for the case, if it was archived before."""
@@ -122,32 +75,6 @@ class PgIndex:
             await _insert_many(conn, "record_files", file_rows)
             await _insert_many(conn, "preservation_events", event_rows)
             return archived_event
-
-    # --- search ------------------------------------------------------------------------------------
-
-    async def search(self, query: RecordQuery) -> list[dict[str, Any]]:
-        """Archived records matching every given filter, best title/name match first, then newest.
-
-        `text` matches case titles, applicant names and archival codes as substrings (Chinese included);
-        the pg_trgm GIN indexes serve it for three characters or more, shorter text scans."""
-        where, args = query.where()
-        order = "completed_at DESC, case_key"
-        if query.text:
-            order = (
-                f"greatest(similarity(case_title, ${len(args) + 1}), similarity(applicant_name, ${len(args) + 1})) "
-                f"DESC, {order}"
-            )
-            args.append(query.text)
-        args += [query.limit, query.offset]
-        sql = (
-            f"SELECT {', '.join(SEARCH_COLUMNS)} FROM records WHERE {where} ORDER BY {order} "
-            f"LIMIT ${len(args) - 1} OFFSET ${len(args)}"
-        )
-        return [dict(r) for r in await self.pool.fetch(sql, *args)]
-
-    async def count(self, query: RecordQuery) -> int:
-        where, args = query.where()
-        return int(await self.pool.fetchval(f"SELECT count(*) FROM records WHERE {where}", *args))
 
     # --- rebuild -----------------------------------------------------------------------------------
 
@@ -193,7 +120,7 @@ class PgIndex:
         return [dict(r) for r in await self.pool.fetch(sql, checked_before)]
 
     async def record_fixity_check(self, row: dict[str, Any]) -> None:
-        await _insert_many(self.pool, "fixity_checks", [row])
+        await record_fixity_check(self.pool, row)
 
     async def try_lock(self, lock_id: int) -> asyncpg.Connection | None:
         """A session advisory lock held on a dedicated connection (release with `unlock`), or None."""
@@ -218,69 +145,6 @@ class PackageRowSet:
     events: list[dict[str, Any]]
     code: dict[str, Any]
     archived_event: dict[str, Any]
-
-
-SEARCH_COLUMNS = (
-    "case_key",
-    "archival_code",
-    "case_title",
-    "applicant_name",
-    "applicant_id_number",
-    "item_code",
-    "item_name",
-    "department_code",
-    "department_name",
-    "completed_at",
-    "retention",
-    "category_code",
-    "file_count",
-    "package_bucket",
-    "package_key",
-)
-
-
-@dataclass(frozen=True)
-class RecordQuery:
-    """Filters of a record search; every given one must hold."""
-
-    text: str | None = None  # substring of title, applicant name or archival code
-    item_code: str | None = None
-    department_code: str | None = None
-    applicant_id_number: str | None = None
-    completed_from: datetime | None = None  # inclusive
-    completed_to: datetime | None = None  # exclusive
-    retention: str | None = None
-    category_code: str | None = None
-    limit: int = 50
-    offset: int = 0
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
-        if self.text:
-            pattern = arg("%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-            clauses.append(
-                f"(case_title ILIKE {pattern} OR applicant_name ILIKE {pattern} OR archival_code ILIKE {pattern})"
-            )
-        for column, value in [
-            ("item_code", self.item_code),
-            ("department_code", self.department_code),
-            ("applicant_id_number", self.applicant_id_number),
-            ("retention", self.retention),
-            ("category_code", self.category_code),
-        ]:
-            if value is not None:
-                clauses.append(f"{column} = {arg(value)}")
-        if self.completed_from is not None:
-            clauses.append(f"completed_at >= {arg(self.completed_from)}")
-        if self.completed_to is not None:
-            clauses.append(f"completed_at < {arg(self.completed_to)}")
-        return (" AND ".join(clauses) or "true"), args
 
 
 async def _insert_many(conn: Any, table: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from services.common.index.migrate import upgrade
+from services.common.composition import open_database
 from services.common.series import AllocatedCode, Series
 from services.common.settings import ArchiveSettings
 
@@ -69,10 +69,10 @@ class PgClassificationStore:
     async def connect(
         cls, settings: ArchiveSettings, *, migrate: bool = True, max_size: int = 4
     ) -> PgClassificationStore:
+        """For commands and tests; a worker builds its adapters on its one pool (its bootstrap.py)."""
         if migrate:
-            await upgrade(settings)
-        pool = await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=max_size)
-        return cls(pool)
+            return cls(await open_database(settings, max_size=max_size))
+        return cls(await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=max_size))
 
     async def close(self) -> None:
         await self.pool.close()

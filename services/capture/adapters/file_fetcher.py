@@ -10,7 +10,6 @@ size cap is refused as soon as that is known (Content-Length, or while streaming
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
+from services.common.digests import DigestStream
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -93,16 +94,15 @@ class HttpFileFetcher:
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise FetchFailed("too_large", f"{declared} bytes announced; the limit is {cap}")
-                sha256, sm3, size = hashlib.sha256(), hashlib.new("sm3"), 0
+                digest = DigestStream()
                 async for chunk in response.aiter_bytes(CHUNK):
-                    size += len(chunk)
-                    if size > cap:
+                    if digest.size + len(chunk) > cap:
                         raise FetchFailed("too_large", f"more than {cap} bytes; the limit is {cap}")
-                    sha256.update(chunk)
-                    sm3.update(chunk)
+                    digest.update(chunk)
                     spool.write(chunk)
             spool.seek(0)
-            return Fetched(spool, size, sha256.hexdigest(), sm3.hexdigest(), response.headers.get("content-type"))
+            got = digest.digests()
+            return Fetched(spool, got.size, got.sha256, got.sm3, response.headers.get("content-type"))
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             spool.close()
             raise _Retry(f"{type(exc).__name__} fetching {url}: {exc}") from exc

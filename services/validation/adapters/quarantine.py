@@ -13,20 +13,15 @@ content — is found (AUTH-CASE-NUMBER).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.common.index.migrate import upgrade
+from services.common.composition import open_database
 from services.common.settings import ArchiveSettings
-
-
-@dataclass(frozen=True)
-class CaseNumberAnswer:
-    conflict: str | None = None  # "revision": same revision, other content; "other_case": other applicant/item
-    details: dict[str, str] = field(default_factory=dict)
+from services.validation.domain import CaseNumberAnswer, decide_case_number
 
 
 @dataclass(frozen=True)
@@ -49,8 +44,9 @@ class PgQuarantine:
 
     @classmethod
     async def connect(cls, settings: ArchiveSettings, *, migrate: bool = True, max_size: int = 4) -> PgQuarantine:
+        """For commands and tests; a worker builds its adapters on its one pool (its bootstrap.py)."""
         if migrate:
-            await upgrade(settings)
+            return cls(await open_database(settings, max_size=max_size))
         return cls(await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=max_size))
 
     async def close(self) -> None:
@@ -164,19 +160,3 @@ class PgQuarantine:
             )
             for r in rows
         ]
-
-
-def decide_case_number(
-    rows: list[Any], revision: int, applicant_id_number: str, item_code: str, fingerprint: str
-) -> CaseNumberAnswer:
-    """Given every registered revision of a case number (this one included), is this revision in conflict?"""
-    for row in rows:
-        if row["revision"] == revision and row["fingerprint"] != fingerprint:
-            return CaseNumberAnswer("revision", {"revision": str(revision)})
-    for row in rows:
-        if row["applicant_id_number"] != applicant_id_number or row["item_code"] != item_code:
-            return CaseNumberAnswer(
-                "other_case",
-                {"held_by_revision": str(row["revision"]), "held_for_item": row["item_code"]},
-            )
-    return CaseNumberAnswer()

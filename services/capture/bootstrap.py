@@ -1,0 +1,43 @@
+"""Capture's composition root: the real adapters (MinIO, PostgreSQL, the HTTP fetcher) for every port not
+passed in, the staging bucket made once, and the step."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from contracts.v1.inbound import PlatformEvent
+from services.capture.adapters.file_fetcher import HttpFileFetcher
+from services.capture.adapters.platform_registry import PgPlatformRegistry
+from services.capture.config import CaptureSettings
+from services.capture.dialect import load_dialects
+from services.capture.ports import FileFetcher, PlatformRegistry
+from services.capture.steps import CapturePorts, capture_case
+from services.common.adapters.object_store import MinioObjectStore, ObjectStore
+from services.common.composition import Service, open_database
+
+
+async def build(
+    settings: CaptureSettings,
+    *,
+    store: ObjectStore | None = None,
+    registry: PlatformRegistry | None = None,
+    fetcher: FileFetcher | None = None,
+) -> Service[PlatformEvent]:
+    dialects = load_dialects(settings.dialect_dir)  # a broken mapping file stops start-up, loudly
+    closers: list[Callable[[], Awaitable[None]]] = []
+    store = store or MinioObjectStore.from_settings(settings)
+    await store.ensure_bucket(settings.staging_bucket)
+    if registry is None:
+        pool = await open_database(settings, max_size=2)
+        closers.append(pool.close)
+        registry = PgPlatformRegistry(pool)
+    ports = CapturePorts(
+        store=store,
+        registry=registry,
+        fetcher=fetcher or HttpFileFetcher(settings.fetch_limits(), settings.spool_dir),
+        dialects=dialects,
+        staging_bucket=settings.staging_bucket,
+        max_case_bytes=settings.max_case_bytes,
+    )
+    return Service(partial(capture_case, ports=ports), closers=list(closers))

@@ -1,0 +1,1 @@
+"""Adapters only this service uses."""

@@ -1,0 +1,46 @@
+"""Storage's ports: the index of archived records (for the step and the fixity audit) and the object
+store. The adapter is services/storage/adapters/index.py; tests/fakes.py has an in-memory index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.common.adapters.object_store import ObjectStore
+
+__all__ = ["AuditIndex", "ObjectStore", "RecordIndex", "ScheduledAuditIndex", "StorageIndex"]
+
+
+class RecordIndex(Protocol):
+    async def archived_event(self, case_key: str) -> dict[str, Any] | None: ...
+    async def code_allocated_at(self, case_key: str) -> datetime | None: ...
+    async def insert_archived_record(
+        self,
+        record_row: dict[str, Any],
+        file_rows: list[dict[str, Any]],
+        archived_event: dict[str, Any],
+        *,
+        event_rows: Sequence[dict[str, Any]] = (),
+        code_row: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class AuditIndex(Protocol):
+    async def record_fixity_check(self, row: dict[str, Any]) -> None: ...
+
+
+class ScheduledAuditIndex(AuditIndex, Protocol):
+    """What a scheduled audit round needs besides writing checks: the due packages and the one-at-a-time lock."""
+
+    async def packages_for_audit(
+        self, *, checked_before: datetime | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def try_lock(self, lock_id: int) -> Any: ...
+
+    async def unlock(self, conn: Any, lock_id: int) -> None: ...
+
+
+class StorageIndex(RecordIndex, ScheduledAuditIndex, Protocol):
+    """The index port of the whole service: the step's and the audit's (PgIndex is one)."""

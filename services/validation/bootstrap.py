@@ -1,0 +1,43 @@
+"""Validation's composition root: the object store, clamd and the quarantine (PostgreSQL) for every port
+not passed in, the item rules, and the step."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from contracts.v1 import CapturedEvent
+from services.common.adapters.object_store import MinioObjectStore, ObjectStore
+from services.common.composition import Service, open_database
+from services.validation.adapters.clamav import ClamdClient
+from services.validation.adapters.quarantine import PgQuarantine
+from services.validation.config import ValidationSettings
+from services.validation.ports import Quarantine, VirusScanner
+from services.validation.rules import RuleBook
+from services.validation.steps import validate_case
+
+
+async def build(
+    settings: ValidationSettings,
+    *,
+    store: ObjectStore | None = None,
+    scanner: VirusScanner | None = None,
+    quarantine: Quarantine | None = None,
+    rules: RuleBook | None = None,
+) -> Service[CapturedEvent]:
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    if quarantine is None:
+        pool = await open_database(settings, max_size=4)
+        closers.append(pool.close)
+        quarantine = PgQuarantine(pool)
+    step = partial(
+        validate_case,
+        store=store or MinioObjectStore.from_settings(settings),
+        scanner=scanner
+        or ClamdClient(settings.clamd_host, settings.clamd_port, timeout=settings.clamd_timeout_seconds),
+        quarantine=quarantine,
+        rules=rules or RuleBook.load(settings.item_rules_file),
+        on_scanner_down=settings.clamd_unavailable,
+    )
+    return Service(step, closers=closers)

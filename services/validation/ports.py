@@ -1,0 +1,47 @@
+"""Validation's ports: the virus scanner and the quarantine (with the case-number registry). The adapters
+are services/validation/adapters/; tests/fakes.py has in-memory ones."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.common.adapters.object_store import ObjectStore
+from services.validation.adapters.clamav import ClamdVerdict
+from services.validation.domain import CaseNumberAnswer
+
+__all__ = ["ObjectStore", "Quarantine", "VirusScanner"]
+
+
+class VirusScanner(Protocol):
+    async def scan(self, data: bytes) -> ClamdVerdict: ...
+
+
+class Quarantine(Protocol):
+    async def claim_case_number(
+        self,
+        platform: str,
+        case_number: str,
+        revision: int,
+        *,
+        applicant_id_number: str,
+        item_code: str,
+        fingerprint: str,
+    ) -> CaseNumberAnswer: ...
+
+    async def open_entry(
+        self,
+        *,
+        case_key: str,
+        platform: str,
+        case_number: str,
+        revision: int,
+        case_title: str | None,
+        department_code: str | None,
+        department_name: str | None,
+        item_code: str | None,
+        failures: list[dict],  # type: ignore[type-arg]
+        rejected_event_id: str,
+        correlation_id: str | None,
+    ) -> None: ...
+
+    async def close_earlier(self, platform: str, case_number: str, revision: int) -> int: ...

@@ -1,0 +1,103 @@
+"""Scheduled jobs run through the runner's machinery (services/common/runner.JobRunner), and the object
+store's one "unreadable" error is as transient as what it wraps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from minio.error import S3Error
+
+from services.common import metrics
+from services.common.adapters.object_store import ObjectUnreadable
+from services.common.faults import TransientFault, is_transient
+from services.common.runner import Backoff, JobRunner
+from services.storage import bootstrap
+from services.storage.config import StorageSettings
+from tests.fakes import InMemoryIndex, InMemoryObjectStore, RecordingPublisher
+
+pytestmark = pytest.mark.unit
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def _rounds(job: str, outcome: str) -> float:
+    return metrics.JOB_ROUNDS.labels("test", job, outcome)._value.get()
+
+
+async def test_a_transient_fault_in_a_round_is_retried_and_the_round_completes() -> None:
+    calls: list[Any] = []
+    publisher = RecordingPublisher()
+
+    async def flaky(given: Any) -> None:
+        calls.append(given)
+        if len(calls) < 3:
+            raise TransientFault("database restarting")
+
+    before = _rounds("flaky", "completed")
+    runner = JobRunner(service="test", name="flaky", run=flaky, publisher=publisher, backoff=Backoff(0, 0, _no_sleep))
+    assert await runner.run_once() is True
+    assert calls == [publisher] * 3, "retried with the same publisher until it went through"
+    assert _rounds("flaky", "completed") == before + 1
+
+
+async def test_a_failed_round_is_counted_and_does_not_stop_the_next() -> None:
+    attempts = 0
+
+    async def broken(_: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ValueError("a bug")
+
+    before = _rounds("broken", "failed")
+    runner = JobRunner(service="test", name="broken", run=broken, publisher=RecordingPublisher())
+    assert await runner.run_once() is False
+    assert await runner.run_once() is False
+    assert attempts == 2, "not retried (not transient), and the next round runs again"
+    assert _rounds("broken", "failed") == before + 2
+
+
+async def test_rounds_repeat_every_interval_until_cancelled() -> None:
+    rounds = 0
+    slept: list[float] = []
+
+    async def job(_: Any) -> None:
+        nonlocal rounds
+        rounds += 1
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) > 3:
+            raise KeyboardInterrupt  # stands for the worker stopping
+
+    runner = JobRunner(service="test", name="tick", run=job, publisher=RecordingPublisher())
+    with pytest.raises(KeyboardInterrupt):
+        await runner.run_every(7.5, sleep=sleep)
+    assert (rounds, slept) == (3, [7.5] * 4), "the first round after one interval"
+
+
+async def test_storage_builds_the_fixity_audit_as_a_job_only_when_an_interval_is_set() -> None:
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    on = await bootstrap.build(StorageSettings(fixity_interval_seconds=60), store=store, index=index, audit_store=store)  # type: ignore[arg-type]
+    off = await bootstrap.build(StorageSettings(fixity_interval_seconds=0), store=store, index=index)  # type: ignore[arg-type]
+    assert [(j.name, j.interval_seconds) for j in on.jobs] == [("fixity-audit", 60)]
+    assert off.jobs == []
+    assert StorageSettings().archive_bucket in store.locked, "the archive bucket is made at start-up, with object lock"
+
+
+def _s3(code: str) -> S3Error:
+    return S3Error(None, code, f"{code} message", "b/k", "req", "host")  # type: ignore[arg-type]
+
+
+def test_an_unreadable_object_is_transient_only_when_what_it_wraps_is() -> None:
+    def unreadable(cause: BaseException) -> ObjectUnreadable:
+        try:
+            raise ObjectUnreadable("b", "k", str(cause)) from cause
+        except ObjectUnreadable as exc:
+            return exc
+
+    assert is_transient(unreadable(_s3("SlowDown")))
+    assert not is_transient(unreadable(_s3("AccessDenied")))
+    assert not is_transient(ObjectUnreadable("b", "k", "no cause"))
