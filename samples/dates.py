@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991: a fixed offset is exact
+from services.common.china_time import CHINA_STANDARD_TIME
+
+SHANGHAI = CHINA_STANDARD_TIME  # the archive's one time zone (services/common/china_time.py)
 
 
 def business_day(day: date) -> date:

@@ -24,6 +24,7 @@ from PIL import Image, ImageFilter
 from contracts.v1.record import ApplicantType, IdType, Material, Stage, UnifiedApprovalRecord
 from samples.documents import scanned_page_jpeg
 from samples.generator import generate_cases
+from services.common.digests import sm3_hex
 
 CORPUS_SEED = 4242
 _ORG_BASE, _PERSON_BASE = 5, 2  # transport: an organisation (sealed licence copy) and a person
@@ -58,7 +59,7 @@ def _material(m: Material, data: bytes, **overrides: Any) -> Material:
         content_base64=base64.b64encode(data).decode("ascii"),
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
-        sm3=hashlib.new("sm3", data).hexdigest(),
+        sm3=sm3_hex(data),
     )
     fields.update(overrides)
     return Material.model_validate(fields)
@@ -315,7 +316,7 @@ def defect_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
         {"AUTH-DIGEST-SM3"},
         "declared SM3 differs",
         needs_declared_sm3=True,
-        materials=_swap(org, form_i, _material(form, form_pdf, sm3=hashlib.new("sm3", b"x").hexdigest())),
+        materials=_swap(org, form_i, _material(form, form_pdf, sm3=sm3_hex(b"x"))),
     )
     add(
         "wrong-size",

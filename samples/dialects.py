@@ -9,14 +9,14 @@ platform's file service serves each material.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta, timezone
 from typing import Any
 
 from contracts.v1 import Material, UnifiedApprovalRecord
+from services.common.china_time import CHINA_STANDARD_TIME
 
 DIALECTS = ("unified/v1", "scjg-registration/2024", "zjj-permit/2023", "generic-form/1")
 
-_CST = timezone(timedelta(hours=8))
+_CST = CHINA_STANDARD_TIME
 _RESULT_CODES = {"approved": "1", "refused": "2", "withdrawn": "3", "partially_approved": "4"}
 _SCJG_ID = {"uscc": "01", "resident_id": "10", "passport": "20", "other": "99"}
 _SCJG_STAGE = {"application": "sq", "process": "gc", "result": "jg"}
