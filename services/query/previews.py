@@ -1,0 +1,109 @@
+"""Page images of archived files for the record page: a PDF page or a scan, rendered on the server as a
+PNG thumbnail, so that the browser never receives the file itself unless someone downloads it.
+
+Pure: bytes in, an image out (pypdfium2 for PDF, Pillow for scans). The route (services/query/routes/files.py)
+reads the bytes through the same digest-verified read as a download, and keeps the images in the
+bounded cache of services/query/adapters/preview_cache.py, keyed by the file's SHA-256."""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+PDF_TYPES = frozenset({"application/pdf"})
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/tiff", "image/jp2", "image/jpx", "image/gif", "image/bmp"})
+PLAYABLE_PREFIXES = ("audio/", "video/")
+DEFAULT_WIDTH = 480
+MIN_WIDTH, MAX_WIDTH = 80, 1600
+# A scan of 600 dpi A3 is ~ 7000 × 10000 px; past this Pillow's bomb guard stops a crafted file.
+MAX_IMAGE_PIXELS = 120_000_000
+
+# PDFium is not thread-safe: one rendering at a time per process (renders take tens of milliseconds).
+_PDFIUM = threading.Lock()
+
+
+class NoPreview(ValueError):
+    """The file cannot be shown as an image (its format has no page images, or it does not render)."""
+
+
+@dataclass(frozen=True)
+class PageImage:
+    png: bytes
+    page: int  # 1-based
+    pages: int  # how many pages the file has
+
+
+def previewable(media_type: str | None) -> bool:
+    return (media_type or "").split(";")[0].strip().lower() in PDF_TYPES | IMAGE_TYPES
+
+
+def playable(media_type: str | None) -> bool:
+    return (media_type or "").lower().startswith(PLAYABLE_PREFIXES)
+
+
+def clamp_width(width: int | None) -> int:
+    return DEFAULT_WIDTH if width is None else max(MIN_WIDTH, min(MAX_WIDTH, width))
+
+
+def render_page(data: bytes, media_type: str, page: int = 1, width: int = DEFAULT_WIDTH) -> PageImage:
+    """Page `page` (1-based) of the file as a PNG `width` pixels wide (at most its natural width for a scan).
+    Raises NoPreview saying why when the format has no page images, the page does not exist or the file
+    does not render."""
+    kind = media_type.split(";")[0].strip().lower()
+    if kind in PDF_TYPES:
+        return _pdf_page(data, page, width)
+    if kind in IMAGE_TYPES:
+        return _image_page(data, page, width)
+    raise NoPreview(f"files of type {media_type} have no page images; download the file to open it")
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _check_page(page: int, pages: int) -> None:
+    if not 1 <= page <= pages:
+        raise NoPreview(f"the file has {pages} page(s); there is no page {page}")
+
+
+def _pdf_page(data: bytes, page: int, width: int) -> PageImage:
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise NoPreview(f"the PDF does not open for rendering: {exc}") from exc
+        try:
+            pages = len(pdf)
+            _check_page(page, pages)
+            sheet = pdf[page - 1]
+            try:
+                scale = width / max(sheet.get_width(), 1.0)
+                bitmap = sheet.render(scale=scale, draw_annots=True)
+                image = bitmap.to_pil().convert("RGB")
+            finally:
+                sheet.close()
+        finally:
+            pdf.close()
+    return PageImage(_png(image), page, pages)
+
+
+def _image_page(data: bytes, page: int, width: int) -> PageImage:
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            pages = getattr(image, "n_frames", 1)
+            _check_page(page, pages)
+            frame = next(f for i, f in enumerate(ImageSequence.Iterator(image)) if i == page - 1)
+            shown = frame.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise NoPreview(f"the image does not decode: {exc}") from exc
+    if shown.width > width:
+        shown = shown.resize((width, max(1, round(shown.height * width / shown.width))), Image.Resampling.LANCZOS)
+    return PageImage(_png(shown), page, pages)
