@@ -97,9 +97,11 @@ async def test_the_detail_has_every_check_result_retention_end_and_lock(world):
         body = (await client.get(f"/api/v1/records/{world.case_key('own')}")).json()
     results = body["checks"]["results"]
     assert body["checks"]["results_unavailable"] is None
-    assert [(r["code"], r["file_name"], r["outcome"]) for r in results] == [
-        ("USE-FORMAT-PDFA", "申请书.pdf", "warn")  # what the archived case carried, per check and file
+    assert [(r["code"], r["file_name"], r["outcome"]) for r in results] == [  # every check the case carried
+        ("AUTH-DIGEST-SHA256", None, "pass"),  # a pass, which the index does not keep
+        ("USE-FORMAT-PDFA", "申请书.pdf", "warn"),
     ]
+    assert [w["code"] for w in body["checks"]["warnings"]] == ["USE-FORMAT-PDFA"]
     completed = body["completed_at"][:10]
     assert body["retention"] == "D10" and body["retention_ends"][:4] == str(int(completed[:4]) + 10)
     assert body["package"]["retention_mode"] == "COMPLIANCE"
@@ -114,7 +116,7 @@ async def _preview(world: QueryWorld, role: str, label: str, seq: int = 2, **par
 async def test_a_page_image_is_rendered_from_the_verified_file_and_cached_by_digest(world):
     answer = await _preview(world, "auditor", "own", width="320")
     assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"] == "image/png" and answer.headers["x-page-count"] == "1"
+    assert answer.headers["content-type"] == "image/png" and answer.headers["x-page-count"] == "1"  # a PDF page
     with Image.open(io.BytesIO(answer.content)) as image:
         assert image.width == 320
     async with world.client(world.keys["auditor"]) as client:

@@ -23,7 +23,7 @@ from services.query.adapters.package_description import (
     verified_description,
 )
 from services.query.adapters.preview_cache import PreviewCache
-from services.query.previews import NoPreview, clamp_width, previewable, render_page
+from services.query.previews import NoPreview, clamp_width, image_media_type, previewable, render_page
 from services.query.routes.present import retention_ends
 from services.query.routes.queues import review_options
 from services.storage import bag
@@ -36,9 +36,9 @@ def two_page_pdf() -> bytes:
     return application_form_pdf("申请书", fields, signer="王芳")
 
 
-def _size(png: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(png)) as image:
-        assert image.format == "PNG"
+def _size(data: bytes, kind: str = "PNG") -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == kind
         return image.size
 
 
@@ -47,8 +47,9 @@ def test_a_pdf_page_is_rendered_at_the_asked_width_and_counts_its_pages():
     first = render_page(pdf, "application/pdf", page=1, width=300)
     second = render_page(pdf, "application/pdf", page=2, width=300)
     assert first.pages == second.pages >= 2
-    assert _size(first.png)[0] == 300 and _size(first.png)[1] > 300  # A4 is taller than wide
-    assert first.png != second.png
+    assert image_media_type(first.data) == "image/png"  # a PDF page is text and lines: PNG
+    assert _size(first.data)[0] == 300 and _size(first.data)[1] > 300  # A4 is taller than wide
+    assert first.data != second.data
     with pytest.raises(NoPreview, match="no page"):
         render_page(pdf, "application/pdf", page=first.pages + 1)
 
@@ -56,10 +57,11 @@ def test_a_pdf_page_is_rendered_at_the_asked_width_and_counts_its_pages():
 def test_a_scan_is_shrunk_to_the_width_and_never_enlarged():
     scan = scanned_page_jpeg(seed=7, dpi=200)
     shrunk = render_page(scan, "image/jpeg", width=400)
-    assert shrunk.pages == 1 and _size(shrunk.png)[0] == 400
+    assert shrunk.pages == 1 and _size(shrunk.data, "JPEG")[0] == 400  # a scan is a photograph: JPEG
+    assert image_media_type(shrunk.data) == "image/jpeg"
     small = io.BytesIO()
     Image.new("RGB", (120, 80), "white").save(small, format="PNG")
-    assert _size(render_page(small.getvalue(), "image/png", width=480).png) == (120, 80)
+    assert _size(render_page(small.getvalue(), "image/png", width=480).data, "JPEG") == (120, 80)
 
 
 def test_a_multi_page_tiff_has_its_pages():
@@ -68,7 +70,7 @@ def test_a_multi_page_tiff_has_its_pages():
     frames[0].save(tiff, format="TIFF", save_all=True, append_images=frames[1:])
     second = render_page(tiff.getvalue(), "image/tiff", page=2, width=200)
     assert second.pages == 2
-    with Image.open(io.BytesIO(second.png)) as image:
+    with Image.open(io.BytesIO(second.data)) as image:
         assert image.convert("L").getpixel((10, 10)) == 220
 
 
@@ -112,7 +114,7 @@ async def test_the_cache_evicts_the_least_recently_used_past_its_size(tmp_path):
     for n in range(3):
         await cache.put(_digest(n), 1, 480, bytes(1000), 1)
         past = time.time() - 100 + n
-        for file in tmp_path.glob(f"*/{_digest(n)}-*.png"):
+        for file in tmp_path.glob(f"*/{_digest(n)}-*.img"):
             os.utime(file, (past, past))
     # The oldest was removed when the third arrived; a hit on the second makes the third the oldest.
     assert await cache.get(_digest(0), 1, 480) is None

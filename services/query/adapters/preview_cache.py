@@ -26,22 +26,22 @@ class PreviewCache:
     def _path(self, sha256: str, page: int, width: int) -> Path:
         if not _DIGEST.match(sha256):  # the name is built from it: nothing else may reach the file system
             raise ValueError(f"not a SHA-256 digest: {sha256[:80]!r}")
-        return self.directory / sha256[:2] / f"{sha256}-p{page}-w{width}.png"
+        return self.directory / sha256[:2] / f"{sha256}-p{page}-w{width}.img"
 
     def _pages_path(self, sha256: str) -> Path:
         return self.directory / sha256[:2] / f"{sha256}.pages"
 
     async def get(self, sha256: str, page: int, width: int) -> tuple[bytes, int] | None:
-        """(PNG, page count) when cached."""
+        """(image, page count) when cached."""
         return await asyncio.to_thread(self._get, sha256, page, width)
 
-    async def put(self, sha256: str, page: int, width: int, png: bytes, pages: int) -> None:
-        await asyncio.to_thread(self._put, sha256, page, width, png, pages)
+    async def put(self, sha256: str, page: int, width: int, image: bytes, pages: int) -> None:
+        await asyncio.to_thread(self._put, sha256, page, width, image, pages)
 
     def _get(self, sha256: str, page: int, width: int) -> tuple[bytes, int] | None:
         path, pages_path = self._path(sha256, page, width), self._pages_path(sha256)
         try:
-            png = path.read_bytes()
+            image = path.read_bytes()
             pages = int(pages_path.read_text())
         except (OSError, ValueError):
             return None
@@ -49,12 +49,12 @@ class PreviewCache:
             os.utime(path)  # recently used: evicted last
         except OSError:
             pass
-        return png, pages
+        return image, pages
 
-    def _put(self, sha256: str, page: int, width: int, png: bytes, pages: int) -> None:
+    def _put(self, sha256: str, page: int, width: int, image: bytes, pages: int) -> None:
         path = self._path(sha256, page, width)
         path.parent.mkdir(parents=True, exist_ok=True)
-        for target, content in ((self._pages_path(sha256), str(pages).encode()), (path, png)):
+        for target, content in ((self._pages_path(sha256), str(pages).encode()), (path, image)):
             # Written aside and renamed: a reader never sees half an image, two writers never mix theirs.
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(handle, "wb") as out:
@@ -64,7 +64,7 @@ class PreviewCache:
 
     def _evict(self) -> None:
         entries = []
-        for file in self.directory.glob("*/*.png"):
+        for file in self.directory.glob("*/*.img"):
             try:
                 stat = file.stat()
             except OSError:
@@ -78,4 +78,4 @@ class PreviewCache:
             total -= size
 
     def size(self) -> int:
-        return sum(f.stat().st_size for f in self.directory.glob("*/*.png"))
+        return sum(f.stat().st_size for f in self.directory.glob("*/*.img"))

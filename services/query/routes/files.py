@@ -7,6 +7,9 @@ until the digest is known. When the bytes do not match — or the object store r
 read — the response is aborted (the client sees a connection closed before Content-Length bytes, never
 a clean end of body), a failed fixity check is recorded, an audit row says so, the fixity alert counter
 goes up and the log says what to do. docs/query.md explains how a client verifies a download.
+
+A page image (`…/preview`, the record page's thumbnails) reads the file through the same verified read,
+renders only bytes that matched, and keeps the image in a cache keyed by the file's SHA-256.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from services.query.access import Caller, Permission
 from services.query.adapters.preview_cache import PreviewCache
 from services.query.adapters.query_store import PgQueryStore
 from services.query.auth import audit_now, note, require
-from services.query.previews import NoPreview, clamp_width, previewable, render_page
+from services.query.previews import NoPreview, clamp_width, image_media_type, previewable, render_page
 from services.query.routes.records import record_in_scope
 
 log = logging.getLogger(__name__)
@@ -192,9 +195,9 @@ async def download(
 
 @router.get(
     "/{case_key:path}/files/{seq:int}/preview",
-    summary="One page of a PDF or scan as a PNG image, rendered on the server from the verified bytes",
+    summary="One page of a PDF (PNG) or scan (JPEG) as an image, rendered on the server from the verified bytes",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
 )
 async def preview(
     request: Request,
@@ -209,9 +212,7 @@ async def preview(
     shown_width = clamp_width(width)
     note(request, seq=seq, page=page, width=shown_width)
     if not previewable(file["media_type"]):
-        raise HTTPException(
-            415, f"file {seq} of {case_key} is {file['media_type']}: it has no page images; download it"
-        )
+        raise HTTPException(422, f"file {seq} of {case_key} ({file['media_type']}) has no page images; download it")
     settings = request.app.state.settings
     cache = PreviewCache(settings.preview_cache_dir, settings.preview_cache_max_bytes)
     cached = await cache.get(file["sha256"], page, shown_width)
@@ -229,9 +230,9 @@ async def preview(
             image = await asyncio.to_thread(render_page, data, file["media_type"], page, shown_width)
         except NoPreview as exc:
             raise HTTPException(422, f"file {seq} of {case_key}: {exc}") from exc
-        await cache.put(file["sha256"], page, shown_width, image.png, image.pages)
-        cached = (image.png, image.pages)
-    png, pages = cached
+        await cache.put(file["sha256"], page, shown_width, image.data, image.pages)
+        cached = (image.data, image.pages)
+    data, pages = cached
     # The image is derived from bytes of a known digest: a browser may keep it for the session.
     headers = {"X-Page-Count": str(pages), "Cache-Control": "private, max-age=3600"}
-    return Response(png, media_type="image/png", headers=headers)
+    return Response(data, media_type=image_media_type(data), headers=headers)

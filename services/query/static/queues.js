@@ -256,7 +256,7 @@
                   el("td", {}, A.label("property", f.property)),
                   el("td", {}, A.pill("outcome", f.outcome)),
                   el("td", {}, f.reason_zh || "", f.reason_en ? el("div", { className: "en" }, f.reason_en) : null),
-                  el("td", { className: "mono" }, Object.entries(f.details || {}).map(([k, v]) => `${k}: ${v}`).join("\n") || "—")
+                  el("td", { className: "mono details" }, Object.entries(f.details || {}).map(([k, v]) => `${k}: ${v}`).join("\n") || "—")
                 )
               )
             )
