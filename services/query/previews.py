@@ -1,5 +1,6 @@
 """Page images of archived files for the record page: a PDF page or a scan, rendered on the server as a
-thumbnail (PNG for PDF pages, JPEG for scans), so that the browser never receives the file itself unless someone downloads it.
+thumbnail (PNG for PDF pages, JPEG for scans), so that the browser never receives the file itself unless
+someone downloads it.
 
 Pure: bytes in, an image out (pypdfium2 for PDF, Pillow for scans). The route (services/query/routes/files.py)
 reads the bytes through the same digest-verified read as a download, and keeps the images in the
