@@ -68,21 +68,23 @@ async def read_description(store: Any, record: dict[str, Any], files: Sequence[d
     if not record.get("package_key") or not offsets:
         raise DescriptionUnavailable("this record's package has the earlier layout (one object per file)")
     length = min(min(offsets), MAX_TAG_BYTES)
-    read = store.ranged_read(
-        record["package_bucket"],
-        record["package_key"],
-        offset=0,
-        length=length,
-        version_id=record.get("package_version_id"),
-        chunk_size=CHUNK,
-    )
+    read = None
     chunks = []
     try:
+        read = store.ranged_read(
+            record["package_bucket"],
+            record["package_key"],
+            offset=0,
+            length=length,
+            version_id=record.get("package_version_id"),
+            chunk_size=CHUNK,
+        )
         await read.open()
         while (chunk := await read.next_chunk()) is not None:
             chunks.append(chunk)
     except Exception as exc:
         raise DescriptionUnavailable(f"the package could not be read from the object store: {exc}") from exc
     finally:
-        await read.close()
+        if read is not None:
+            await read.close()
     return verified_description(tag_files(b"".join(chunks), (RECORD_DESCRIPTION, TAG_MANIFEST)))
