@@ -8,7 +8,7 @@ service's ASGI application in this process (no network, no browser): the time fr
 the application to the last byte of its answer is the server's time — the key's authentication, the
 scope, the search (services/query/search.py), the masking of ID numbers, the JSON and the audit-log row.
 
-The records are bench/query_search.py's: the same namespace (`benchsearch`), generator and loading (a
+The records are bench/query_search/'s: the same namespace (`benchsearch`), generator and loading (a
 load of the same row count is reused; otherwise it loads them, which takes minutes at a million). The
 searches are that benchmark's common queries (words, company fragments, item + dates, department +
 retention, …) for an operator's key and a supervision system's key, at the page's page size; the p50/p95
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -30,7 +31,10 @@ import asyncpg
 import httpx
 
 from bench.pipeline import percentile, record_section
-from bench.query_search import CALLERS, GENERATOR_VERSION, NAMESPACE, QUERIES, SEED, build_world, load, loaded_rows
+from bench.query_search import NAMESPACE
+from bench.query_search.data import GENERATOR_VERSION, SEED, build_world
+from bench.query_search.load import load, loaded_rows
+from bench.query_search.queries import CALLERS, QUERIES
 from services.common.index.migrate import upgrade
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.app import create_app
@@ -132,17 +136,18 @@ async def measure(settings: QuerySettings, repeat: int) -> list[dict[str, Any]]:
     return results
 
 
-def render(rows: int, repeat: int, results: list[dict[str, Any]], load_note: str, command: str) -> str:
+def render(rows: int, repeat: int, results: list[dict[str, Any]], load_note: str, command: str, busy: float) -> str:
     every = [ms for r in results for ms in r["ms"]]
     lines = [
         MARKS[0],
-        "## The search page's request (records page)",
+        "## The search page's request (bench/records_page.py)",
         "",
         f"Command: `{command}`. Machine: 2 cores shared with Kafka, MinIO and other work; PostgreSQL of the "
         f"local stack. Data: {load_note}. Each search ran {repeat} times (after 3 warm-up runs) as the search "
         f"page sends it — `GET /api/v1/records?…&limit={PAGE_SIZE}` with the page's parameters, the next page "
         "by cursor — through the query service's ASGI app in-process: server time = authentication, scope, "
-        "search, ID masking, JSON and the audit-log row, without network or browser.",
+        "search, ID masking, JSON and the audit-log row, without network or browser. The machine's load "
+        f"average when the measurement began: {busy:.1f} (2 cores: the figures include waiting for a core).",
         "",
         f"**All searches: p50 {percentile(every, 50):.1f} ms, p95 {percentile(every, 95):.1f} ms** "
         f"({len(every)} requests over {rows:,} records).",
@@ -162,10 +167,11 @@ def render(rows: int, repeat: int, results: list[dict[str, Any]], load_note: str
 async def run(rows: int, repeat: int, write: bool) -> int:
     settings = QuerySettings(namespace=NAMESPACE)
     load_note = await ensure_loaded(settings, rows)
+    busy = os.getloadavg()[0]
     results = await measure(settings, repeat)
     command = "python -m bench.records_page" + (f" --rows {rows}" if rows != 1_000_000 else "")
     command += f" --repeat {repeat}" if repeat != 100 else ""
-    section = render(rows, repeat, results, load_note, command)
+    section = render(rows, repeat, results, load_note, command, busy)
     print(section)
     if write:
         record_section(section, MARKS)
