@@ -19,8 +19,9 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/tiff", "image/jp2", "
 PLAYABLE_PREFIXES = ("audio/", "video/")
 DEFAULT_WIDTH = 480
 MIN_WIDTH, MAX_WIDTH = 80, 1600
-# A scan of 600 dpi A3 is ~ 7000 × 10000 px; past this Pillow's bomb guard stops a crafted file.
-MAX_IMAGE_PIXELS = 120_000_000
+# A 400-dpi A3 scan is ~ 4700 × 6600 px (31 M); 64 M pixels decode to at most 192 MB of RGB, within the
+# query pod's memory. Past this Pillow's bomb guard refuses the file (no page image; it can be downloaded).
+MAX_IMAGE_PIXELS = 64_000_000
 
 # PDFium is not thread-safe: one rendering at a time per process (renders take tens of milliseconds).
 _PDFIUM = threading.Lock()
