@@ -14,6 +14,7 @@ from PIL import Image
 
 from samples.documents import application_form_pdf, scanned_page_jpeg
 from services.classification.config import bundled_schedule_file
+from services.classification.review import review_choices
 from services.classification.schedule import load_schedule_file
 from services.query.adapters.package_description import (
     RECORD_DESCRIPTION,
@@ -25,7 +26,6 @@ from services.query.adapters.package_description import (
 from services.query.adapters.preview_cache import PreviewCache
 from services.query.previews import NoPreview, clamp_width, image_media_type, previewable, render_page
 from services.query.routes.present import retention_ends
-from services.query.routes.queues import review_options
 from services.storage import bag
 
 pytestmark = pytest.mark.unit
@@ -184,11 +184,11 @@ def test_retention_ends_on_the_completion_day_in_china_plus_the_years():
 def test_a_reviews_choices_put_the_rules_of_its_item_first():
     schedule = load_schedule_file(bundled_schedule_file())
     item = schedule.rules[-1].item_pattern.replace("*", "X")
-    options = review_options(schedule, item)
+    options = review_choices(schedule, item)
     covering = [r for r in options["rules"] if r["covers_item"]]
     assert covering and options["rules"][: len(covering)] == covering
     assert {r["rule_id"] for r in options["rules"]} == {r.id for r in schedule.rules}
     assert options["values"]["retention"] == ["Y", "D30", "D10"]
     assert set(options["values"]["categories"]) == set(schedule.categories)
-    nothing = review_options(schedule, "XK-NOWHERE-999")
+    nothing = review_choices(schedule, "XK-NOWHERE-999")
     assert not any(r["covers_item"] for r in nothing["rules"])

@@ -6,26 +6,25 @@ An entry outside the caller's scope is answered like a missing one (404)."""
 from __future__ import annotations
 
 import logging
-from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from contracts.v1 import RetentionPeriod, SharingLevel, topics
+from contracts.v1 import topics
 from services.classification.review import (
     DecidedButNotPublished,
     ReviewRefused,
+    ReviewStore,
     decide_and_publish,
     describe,
     filing_of,
     load_schedule,
+    review_choices,
     review_store,
 )
-from services.classification.ports import ReviewStore
-from services.classification.schedule import Schedule
-from services.query.access import SECURITY_LEVELS, Caller, Permission
+from services.query.access import Caller, Permission
 from services.query.adapters.query_store import BadQueueCursor, PgQueryStore, QueueScope
 from services.query.auth import note, require
 from services.query.routes.present import jsonable
@@ -131,7 +130,7 @@ async def _review_in_scope(request: Request, caller: Caller, case_key: str) -> t
     "/reviews/{case_key:path}/choices",
     summary="What a reviewer may choose for a case: the schedule's rules (those of its item first) and values",
 )
-async def review_choices(
+async def choices(
     request: Request,
     case_key: str,
     caller: Annotated[Caller, Depends(require(Permission.QUEUES_READ))],
@@ -142,43 +141,7 @@ async def review_choices(
         schedule = await load_schedule(store, version or review["schedule_version"])
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from exc
-    return review_options(schedule, review["item_code"])
-
-
-def review_options(schedule: Schedule, item_code: str | None) -> dict[str, Any]:
-    """The choices of a decision (`POST …/decide` takes a rule id, or values): every rule of the schedule —
-    those whose item pattern covers the case's item first — and the values a decision by hand may take."""
-    rules = [
-        {
-            "rule_id": r.id,
-            "item": r.item_pattern,
-            "covers_item": bool(item_code) and fnmatchcase(item_code or "", r.item_pattern),
-            "retention": r.retention.value,
-            "category": r.category_code,
-            "class": r.class_code,
-            "class_name": schedule.categories.get(r.category_code, {}).get("classes", {}).get(r.class_code),
-            "security": r.security_level,
-            "sharing": r.sharing_level.value,
-            "conditions": {k: sorted(v) for k, v in r.conditions.items()},
-        }
-        for r in schedule.rules
-    ]
-    rules.sort(key=lambda r: not r["covers_item"])  # stable: the schedule's order within each group
-    return {
-        "schedule_version": schedule.version,
-        "schedule_title": schedule.title,
-        "item_code": item_code,
-        "rules": rules,
-        "values": {
-            "retention": [p.value for p in RetentionPeriod],
-            "categories": {
-                code: {"name": c.get("name"), "classes": dict(c.get("classes", {}))}
-                for code, c in schedule.categories.items()
-            },
-            "security": list(SECURITY_LEVELS),
-            "sharing": [level.value for level in SharingLevel],
-        },
-    }
+    return review_choices(schedule, review["item_code"])
 
 
 class Decision(BaseModel):
