@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 import asyncpg
 
-from contracts.v1 import ClassifiedEvent, ValidatedEvent, topics
+from contracts.v1 import ClassifiedEvent, RetentionPeriod, SharingLevel, ValidatedEvent, topics
 from services.classification.domain import OrganisationCodes
 from services.classification.ports import ReviewStore
-from services.classification.schedule import Schedule, parse_document
+from services.classification.schedule import SECURITY_LEVELS, Schedule, parse_document
 from services.classification.steps import manual_decision, record_decision
 from services.common.producer import publish_event
 from services.common.runner import Publisher
@@ -167,6 +168,43 @@ async def decide_and_publish(
     except Exception as exc:
         raise DecidedButNotPublished(outcome) from exc
     return outcome
+
+
+def review_choices(schedule: Schedule, item_code: str | None) -> dict[str, Any]:
+    """What a reviewer may choose for a case of `item_code` (a rule id, or values — decide_and_publish takes
+    either): every rule of the schedule, those whose item pattern covers the item first, and the values a
+    decision by hand may take. The query API offers them (GET /api/v1/reviews/{case_key}/choices)."""
+    rules = [
+        {
+            "rule_id": r.id,
+            "item": r.item_pattern,
+            "covers_item": bool(item_code) and fnmatchcase(item_code or "", r.item_pattern),
+            "retention": r.retention.value,
+            "category": r.category_code,
+            "class": r.class_code,
+            "class_name": schedule.categories.get(r.category_code, {}).get("classes", {}).get(r.class_code),
+            "security": r.security_level,
+            "sharing": r.sharing_level.value,
+            "conditions": {k: sorted(v) for k, v in r.conditions.items()},
+        }
+        for r in schedule.rules
+    ]
+    rules.sort(key=lambda r: not r["covers_item"])  # stable: the schedule's order within each group
+    return {
+        "schedule_version": schedule.version,
+        "schedule_title": schedule.title,
+        "item_code": item_code,
+        "rules": rules,
+        "values": {
+            "retention": [p.value for p in RetentionPeriod],
+            "categories": {
+                code: {"name": c.get("name"), "classes": dict(c.get("classes", {}))}
+                for code, c in schedule.categories.items()
+            },
+            "security": list(SECURITY_LEVELS),
+            "sharing": [level.value for level in SharingLevel],
+        },
+    }
 
 
 def describe(decision: ReviewDecision) -> str:

@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.composition import open_database
 from services.common.producer import KafkaPublisher
-from services.query import dashboard
+from services.query import dashboard, pages
 from services.query.access import Caller, Permission
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.adapters.audit_log import PgAuditLog
@@ -151,8 +151,11 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         return response
 
     @app.post("/logout", include_in_schema=False)
-    async def logout(caller: Annotated[Caller, Depends(any_caller)]) -> Response:
-        response = RedirectResponse("/dashboard", status_code=303)  # which asks for a key again
+    async def logout(
+        caller: Annotated[Caller, Depends(any_caller)],
+        next_page: Annotated[str, Form(alias="next")] = "/dashboard",
+    ) -> Response:
+        response = RedirectResponse(_local_page(next_page), status_code=303)  # which asks for a key again
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
@@ -186,6 +189,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(audit.router)
     app.include_router(dashboard.router)
+    app.include_router(pages.router)
     _show_browsers_the_login_form(app)
     return app
 
@@ -203,4 +207,29 @@ def _show_browsers_the_login_form(app: FastAPI) -> None:
             page = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             # A first visit is no error; a refused key (expired, revoked) says why.
             return _login_page(str(exc.detail) if presented_key(request) else None, next_page=page)
+        if exc.status_code in (403, 404) and wants_page and _is_page(request.url.path):
+            return _error_page(exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
+
+
+def _is_page(path: str) -> bool:
+    """A path of the staff's pages (not of the API): a refusal there is shown as a page, not as JSON."""
+    return path in ("/records", "/queues", "/dashboard") or path.startswith("/records/")
+
+
+ERROR_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
+<link rel="stylesheet" href="/pages/assets/pages.css"></head>
+<body><main class="page narrow"><h1>{title}</h1>
+<p class="banner" data-testid="page-error" data-status="{status}">{detail}</p>
+<p><a href="/records">档案检索 Search records</a> · <a href="/queues">工作队列 Queues</a></p>
+<form method="post" action="/logout"><input type="hidden" name="next" value="/records">
+<button type="submit">切换密钥 Change key</button></form></main></body></html>
+"""
+ERROR_TITLES = {403: "无权访问 Not permitted (403)", 404: "没有该档案 Not found (404)"}
+
+
+def _error_page(status: int, detail: str) -> HTMLResponse:
+    """A refusal as a page: the same status and the same words as the API's JSON answer."""
+    body = ERROR_PAGE.format(title=ERROR_TITLES[status], status=status, detail=html.escape(detail))
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -103,8 +103,11 @@ def _fill(endpoint: str, world: QueryWorld, level: str, resolvable: dict[str, st
     elif path.startswith("/api/v1/reviews/"):
         path = path.replace("{case_key:path}", NO_REVIEW)
         body = {"rule_id": "SCJG-SL-ZY"}
-    path = path.replace("{case_key:path}", world.case_key(level)).replace("{seq:int}", "1")
-    path = path.replace("{name}", "swagger-ui.css" if path.startswith("/docs/") else "dashboard.js")
+    # file 2 of sample_record is a real PDF (a preview renders it); file 1 is random bytes
+    seq = "2" if path.endswith("/preview") else "1"
+    path = path.replace("{case_key:path}", world.case_key(level)).replace("{seq:int}", seq)
+    assets = {"/docs/": "swagger-ui.css", "/dashboard/": "dashboard.js", "/pages/": "pages.css"}
+    path = path.replace("{name}", next((v for k, v in assets.items() if path.startswith(k)), "?"))
     return method, path, body
 
 
@@ -126,7 +129,7 @@ def _expected(endpoint: str, role: str, level: str) -> tuple[int, bool | None]:
     path = endpoint.split(" ", 1)[1]
     if endpoint in ("POST /login", "POST /logout"):
         return 303, None
-    if path.endswith("/decide"):
+    if path.endswith(("/decide", "/choices")):
         return 404, None  # allowed: it gets as far as looking the review up
     if row["record scope"] == "yes":
         if path in ("/api/v1/records", "/api/v1/records/export.csv"):
@@ -174,12 +177,16 @@ async def test_nothing_but_healthz_answers_without_credentials(world):
     assert {answers[e] for e in public} == {200}
 
 
-async def test_a_browser_without_a_session_gets_the_login_form_and_no_data(world):
+@pytest.mark.parametrize(
+    ("page", "marker"), [("/dashboard", "吞吐"), ("/records", "search-form"), ("/queues", "review-list")]
+)
+async def test_a_browser_without_a_session_gets_the_login_form_and_no_data(world, page, marker):
     async with world.client(None, follow_redirects=False) as client:
-        page = await client.get("/dashboard", headers={"Accept": "text/html,application/xhtml+xml"})
+        answer = await client.get(page, headers={"Accept": "text/html,application/xhtml+xml"})
         data = await client.get("/api/v1/dashboard", headers={"Accept": "application/json"})
-    assert page.status_code == 401 and 'action="/login"' in page.text  # the form, and no data
-    assert "吞吐" not in page.text
+    assert answer.status_code == 401 and 'action="/login"' in answer.text  # the form, and no data
+    assert f'name="next" value="{page}"' in answer.text  # back to this page after logging in
+    assert marker not in answer.text
     assert data.status_code == 401
 
 

@@ -30,6 +30,7 @@ import uvicorn
 
 from archivectl.kafka_admin import delete_namespace_topics, ensure_topics
 from contracts.v1 import (
+    CaseMetadata,
     CheckResult,
     Outcome,
     Property,
@@ -38,6 +39,7 @@ from contracts.v1 import (
     UnifiedApprovalRecord,
     topics,
 )
+from samples.documents import application_form_pdf
 from samples.staging import classified_event, storage_step
 from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.config import bundled_schedule_file
@@ -106,7 +108,8 @@ def sample_record(
 ) -> UnifiedApprovalRecord:
     rng = random.Random(number)
     decision = b"%PDF-1.7\n" + bytes(rng.getrandbits(8) for _ in range(300_000 if big_file else 2_000))
-    application = b"%PDF-1.7\n" + f"申请书 {number}".encode() + bytes(rng.getrandbits(8) for _ in range(1_000))
+    # A real PDF (the record page renders its pages); the decision stays random bytes of a chosen size.
+    application = application_form_pdf("申请书", [("办件编号", number), ("事项", title)], signer="申请人")
     accepted = datetime.now(UTC) - timedelta(days=completed_days_ago + 2)
     return record(
         number,
@@ -149,6 +152,28 @@ async def open_quarantine_entry(settings: QuerySettings, case_number: str, *, pl
     finally:
         await conn.close()
     return case_key
+
+
+async def queue_for_review(world: QueryWorld, rec: UnifiedApprovalRecord, reason: str) -> CaseMetadata:
+    """`rec` waiting in the manual review queue, as classification puts it there, under the bundled schedule
+    (installed and in force); returns its metadata."""
+    from tests.unit.test_classification import validated_event
+
+    store = PgClassificationStore(world.index.pool)
+    schedule = load_schedule_file(bundled_schedule_file())
+    await install_schedule(store, schedule, source_file="bundled", loaded_by="test", activate=True)
+    case = rec.metadata()
+    await store.enqueue_review(
+        case_key=case.case_key,
+        validated_event=validated_event(rec, event_id=f"v-{case.case_number}").model_dump(mode="json"),
+        reason=reason,
+        schedule_version=schedule.version,
+        source_platform=case.source_platform,
+        item_code=case.item_code,
+        item_name=case.item_name,
+        case_title=case.case_title,
+    )
+    return case
 
 
 @dataclass
@@ -613,26 +638,11 @@ async def test_a_quarantine_entry_is_resolved_once_and_audited(world):
 
 async def test_a_review_is_decided_through_the_api_and_its_event_published(world):
     from archivectl.topic_reader import read_topics
-    from tests.unit.test_classification import validated_event
 
-    store = PgClassificationStore(world.index.pool)
-    schedule = load_schedule_file(bundled_schedule_file())
-    await install_schedule(store, schedule, source_file="bundled", loaded_by="test", activate=True)
     rec = sample_record("QAPI-REVIEW-001", applicant=PERSON).model_copy(
         update={"item_code": "XK-WSJK-001", "item_name": "公共场所卫生许可"}
     )
-    event = validated_event(rec, event_id="v-qapi-review")
-    case = rec.metadata()
-    await store.enqueue_review(
-        case_key=case.case_key,
-        validated_event=event.model_dump(mode="json"),
-        reason="no rule covers XK-WSJK-001",
-        schedule_version=schedule.version,
-        source_platform=case.source_platform,
-        item_code=case.item_code,
-        item_name=case.item_name,
-        case_title=case.case_title,
-    )
+    case = await queue_for_review(world, rec, "no rule covers XK-WSJK-001")
     async with world.client(world.keys["operator"]) as client:
         waiting = (await client.get("/api/v1/reviews")).json()
         assert case.case_key in {i["case_key"] for i in waiting["items"]}

@@ -298,6 +298,15 @@ def test_pods_run_as_the_images_user_with_a_read_only_root():
         assert dockerfile.last(df.service_stage(dockerfile, service).name, "USER") == "10001", service
 
 
+def test_the_query_service_keeps_its_page_images_on_a_bounded_volume_of_its_own():
+    spec = objects("Deployment")["query"]["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in container("query").get("env", [])}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    [mount] = [m for m in container("query")["volumeMounts"] if m["mountPath"] == env["AA_PREVIEW_CACHE_DIR"]]
+    limit = volumes[mount["name"]]["emptyDir"]["sizeLimit"]
+    assert limit.endswith("Mi") and int(env["AA_PREVIEW_CACHE_MAX_BYTES"]) < int(limit[:-2]) * 2**20
+
+
 def test_every_worker_can_write_fausts_state_dir():
     state_dir = Path(the_one("ConfigMap")["data"]["AA_STATE_DIR"])
     assert state_dir.is_absolute()

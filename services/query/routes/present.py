@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from services.query.access import Caller, disclose_id
+from services.query.search import CHINA_STANDARD_TIME
 
 RECORD_FIELDS = (
     "case_key",
@@ -71,3 +73,21 @@ def hide_id(value: Any, id_number: str, shown: str) -> Any:
     if isinstance(value, list | tuple):
         return [hide_id(v, id_number, shown) for v in value]
     return value
+
+
+_FIXED_TERM = re.compile(r"^D(\d{1,3})$")  # 定期N年: DA/T 22 writes the years into the code (D10, D30)
+
+
+def retention_ends(retention: str | None, completed_at: datetime | None) -> str | None:
+    """The day a fixed-term record's retention period ends: its completion day (China Standard Time) plus
+    the years of its code, the same reckoning as the package lock (docs/packages.md). None for permanent
+    (Y) and legacy periods, which have no end date."""
+    term = _FIXED_TERM.match(retention or "")
+    if term is None or completed_at is None:
+        return None
+    day = completed_at.astimezone(CHINA_STANDARD_TIME).date()
+    years = int(term.group(1))
+    try:
+        return day.replace(year=day.year + years).isoformat()
+    except ValueError:  # 29 February into a common year
+        return day.replace(year=day.year + years, day=28).isoformat()

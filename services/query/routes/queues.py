@@ -16,9 +16,12 @@ from contracts.v1 import topics
 from services.classification.review import (
     DecidedButNotPublished,
     ReviewRefused,
+    ReviewStore,
     decide_and_publish,
     describe,
     filing_of,
+    load_schedule,
+    review_choices,
     review_store,
 )
 from services.query.access import Caller, Permission
@@ -113,6 +116,34 @@ async def reviews(
     return {"items": [jsonable(i) for i in items], "next_cursor": next_cursor}
 
 
+async def _review_in_scope(request: Request, caller: Caller, case_key: str) -> tuple[ReviewStore, dict]:
+    store = review_store(request.app.state.pool)  # shares the service's pool; never closed here
+    review = await store.review(case_key)
+    case = (review or {}).get("validated_event", {}).get("data", {}).get("case", {})
+    scope = queue_scope(caller)
+    if review is None or not _in_queue_scope(scope, review["source_platform"], case.get("department_code")):
+        raise HTTPException(404, f"{case_key} is not in the review queue (or it is outside what your key may see)")
+    return store, review
+
+
+@router.get(
+    "/reviews/{case_key:path}/choices",
+    summary="What a reviewer may choose for a case: the schedule's rules (those of its item first) and values",
+)
+async def choices(
+    request: Request,
+    case_key: str,
+    caller: Annotated[Caller, Depends(require(Permission.QUEUES_READ))],
+    version: Annotated[str | None, Query(description="Schedule version (default: the one in force)")] = None,
+) -> dict[str, Any]:
+    store, review = await _review_in_scope(request, caller, case_key)
+    try:
+        schedule = await load_schedule(store, version or review["schedule_version"])
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from exc
+    return review_choices(schedule, review["item_code"])
+
+
 class Decision(BaseModel):
     rule_id: str | None = Field(default=None, description="A rule of the schedule version (default: in force)")
     values: dict[str, str] | None = Field(
@@ -132,12 +163,7 @@ async def decide(
 ) -> Any:
     settings = request.app.state.settings
     note(request, **body.model_dump(exclude_none=True))
-    store = review_store(request.app.state.pool)  # shares the service's pool; never closed here
-    review = await store.review(case_key)
-    case = (review or {}).get("validated_event", {}).get("data", {}).get("case", {})
-    scope = queue_scope(caller)
-    if review is None or not _in_queue_scope(scope, review["source_platform"], case.get("department_code")):
-        raise HTTPException(404, f"{case_key} is not in the review queue (or it is outside what your key may see)")
+    store, review = await _review_in_scope(request, caller, case_key)
     filing = filing_of(settings)
     try:
         decision = await decide_and_publish(

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.query.access import Caller, Permission, disclose_id, in_scope
+from services.query.adapters.package_description import DescriptionUnavailable, read_description
 from services.query.adapters.query_store import PgQueryStore
 from services.query.auth import note, require
-from services.query.routes.present import RECORD_FIELDS, disclosed_row, hide_id, jsonable
+from services.query.routes.present import RECORD_FIELDS, disclosed_row, hide_id, jsonable, retention_ends
 from services.query.search import LIST_COLUMNS, MAX_PAGE, BadCursor, SearchFilters, search_records
 
 router = APIRouter(prefix="/api/v1/records", tags=["records"])
@@ -133,6 +134,17 @@ async def record_in_scope(request: Request, caller: Caller, case_key: str) -> di
     return record
 
 
+async def _check_results(request: Request, record: dict[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every check result of the four-property check, per check and file, from the package's own verified
+    description (the index keeps only the warnings); `results` is None, and `results_unavailable` says why,
+    when it cannot be read — the rest of the record is still answered."""
+    try:
+        description = await read_description(request.app.state.store, record, files)
+    except DescriptionUnavailable as exc:
+        return {"results": None, "results_unavailable": str(exc)}
+    return {"results": description.get("checks", []), "results_unavailable": None}
+
+
 def _file_json(row: dict[str, Any], case_key: str) -> dict[str, Any]:
     shown = {
         k: row[k]
@@ -188,11 +200,15 @@ async def record_detail(
             "size": record["package_size"],
             "manifest_sha256": record["manifest_sha256"],
             "retain_until": jsonable(record["retain_until"]),
+            # Storage writes every package version with COMPLIANCE retention (docs/packages.md).
+            "retention_mode": "COMPLIANCE" if record["retain_until"] else None,
             "legal_hold": record["legal_hold"],
         },
         "files": [_file_json(f, case_key) for f in files],
+        "retention_ends": retention_ends(record["retention"], record["completed_at"]),
         "checks": {
             "warnings": archived.get("warnings", []),
+            **await _check_results(request, record, files),
             "events": [
                 {k: jsonable(e[k]) for k in ("event_type", "event_time", "outcome", "detail", "agent")}
                 for e in events
