@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
 import faust
-from faust.types import StreamT
 
 from services.common.codec import InboundEnvelope
 from services.common.composition import Service
@@ -90,8 +89,9 @@ def bind_service(
     backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
     source = app.topic(settings.topic(input_topic), **_RAW)
 
-    @app.agent(source, name=f"{service}.step", concurrency=1)
-    async def process(stream: StreamT[Any]) -> None:
+    # faust types an agent's argument as StreamT, which lacks the Stream methods used below (noack).
+    @app.agent(source, name=f"{service}.step", concurrency=1)  # type: ignore[arg-type]
+    async def process(stream: faust.Stream) -> None:
         built = await backoff.run(build, service=service, what="start-up")
         publisher = FaustPublisher(app)
         runner = StepRunner(

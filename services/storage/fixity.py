@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from contracts.envelope import CloudEvent, derived_event_id, utc_now
 from contracts.v1 import CaseIdentity, FixityFailed, PackageRef, topics
@@ -57,7 +58,11 @@ class AuditReport:
 
 async def check_package(store: ObjectStore, row: AuditPackageRow) -> FixityResult:
     """Re-read one package and recompute its digests."""
-    base = {"case_key": row["case_key"], "archival_code": row["archival_code"], "package_key": row["package_key"]}
+    base: dict[str, Any] = {
+        "case_key": row["case_key"],
+        "archival_code": row["archival_code"],
+        "package_key": row["package_key"],
+    }
     try:
         data = await store.get_bytes(row["package_bucket"], row["package_key"], version_id=row["package_version_id"])
     except ObjectMissing:
