@@ -64,6 +64,8 @@ browser:
 
 lint: python
 	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy .
 
 format: python
 	@$(PY) -m ruff format . && $(PY) -m ruff check --fix .

@@ -113,7 +113,7 @@ async def measure(settings: ArchiveSettings, cases: list[Any], rate: float | Non
     outcome: dict[str, Seen] = {}
 
     def on_event(seen: Seen) -> None:
-        if seen.key in keys and seen.key not in outcome:
+        if seen.key is not None and seen.key in keys and seen.key not in outcome:
             outcome[seen.key] = seen
             if len(outcome) % max(1, len(keys) // 10) == 0:
                 say(f"{label}: {len(outcome)}/{len(keys)} cases out")

@@ -84,7 +84,7 @@ def _scjg(r: UnifiedApprovalRecord) -> dict:
                 "wjm": m.file_name,
                 "wjlx": m.media_type,
                 "dx": str(m.size),
-                "zy": m.sha256.upper(),
+                "zy": m.sha256.upper() if m.sha256 is not None else None,
                 "ys": m.page_count,
                 "nr": m.content_base64,
             }

@@ -452,16 +452,16 @@ def scanned_page_jpeg(seed: int, dpi: int = 200, colour: bool = True, with_seal:
         points = []
         for i in range(10):
             rr = star_r if i % 2 == 0 else inner
-            a = -math.pi / 2 + i * math.pi / 5
-            points.append((c + rr * math.cos(a), c + rr * math.sin(a)))
+            angle = -math.pi / 2 + i * math.pi / 5
+            points.append((c + rr * math.cos(angle), c + rr * math.sin(angle)))
         sd.polygon(points, fill=red)
         # Arc "characters": small blocks along the upper 240 degrees (270 is straight up in image space).
         n = rng.randint(9, 14)
         block = int(3.6 * px)
         text_r = r - ring - block * 0.8
         for i in range(n):
-            a = math.radians(150 + i * 240 / (n - 1))
-            bx, by = c + text_r * math.cos(a), c + text_r * math.sin(a)
+            angle = math.radians(150 + i * 240 / (n - 1))
+            bx, by = c + text_r * math.cos(angle), c + text_r * math.sin(angle)
             sd.rectangle((bx - block / 2, by - block / 2, bx + block / 2, by + block / 2), fill=red)
         sd.rectangle((c - int(12 * px), c + int(11 * px), c + int(12 * px), c + int(13.5 * px)), fill=red)
         seal = seal.filter(ImageFilter.GaussianBlur(px * 0.15))

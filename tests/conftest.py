@@ -26,6 +26,22 @@ def _reachable(hostport: str) -> bool:
         return False
 
 
+# The test layers: every collected test carries at least one of them (so `make test`, which selects by
+# layer, never silently skips a test). A new layer marker (e.g. `chaos`) is registered in pyproject.toml
+# and added here.
+LAYER_MARKERS = frozenset({"unit", "integration", "e2e"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unlayered = [item.nodeid for item in items if not LAYER_MARKERS & {mark.name for mark in item.iter_markers()}]
+    if unlayered:
+        raise pytest.UsageError(
+            f"{len(unlayered)} test(s) carry none of the layer markers {sorted(LAYER_MARKERS)}: "
+            + ", ".join(unlayered[:10])
+            + " — add `pytestmark = pytest.mark.<layer>` to the module"
+        )
+
+
 @pytest.fixture(scope="session")
 def settings() -> ArchiveSettings:
     namespace = os.environ.get("AA_TEST_NAMESPACE") or f"t{uuid.uuid4().hex[:10]}"

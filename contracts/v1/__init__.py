@@ -1,5 +1,7 @@
 """Contract version 1: topics, the unified record and the event models."""
 
+from pydantic import BaseModel
+
 from contracts.v1 import topics
 from contracts.v1.events import (
     ApprovalCompletedEvent,
@@ -42,7 +44,7 @@ from contracts.v1.record import (
 )
 
 # topic name -> envelope model, the single table used by producers, consumers, docs and snapshots
-EVENT_MODELS = {
+EVENT_MODELS: dict[str, type[BaseModel]] = {
     topics.APPROVAL_COMPLETED: ApprovalCompletedEvent,
     topics.CAPTURED: CapturedEvent,
     topics.VALIDATED: ValidatedEvent,

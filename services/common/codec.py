@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from contracts.envelope import CloudEvent
 from services.common.faults import InvalidInput
 
-E = TypeVar("E", bound=CloudEvent)  # type: ignore[type-arg]
+
+class InboundEnvelope(Protocol):
+    """What the runner reads of an input event: a CloudEvent[...] or capture's PlatformEvent (whose data is
+    still in the platform's dialect)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def correlationid(self) -> str: ...
+    @classmethod
+    def model_validate(cls, obj: Any) -> Self: ...
+
+
+E = TypeVar("E", bound=InboundEnvelope)
 
 _REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "correlationid", "data")
 

@@ -32,13 +32,13 @@ from typing import Any, Generic, Protocol, TypeVar
 from contracts.envelope import CloudEvent, utc_now
 from contracts.v1 import DeadLetter, DeadLetterEvent, topics
 from services.common import metrics
-from services.common.codec import decode_event, encode_event
+from services.common.codec import InboundEnvelope, decode_event, encode_event
 from services.common.faults import InvalidInput, fault_name, is_transient
 from services.common.logs import case_context
 
 log = logging.getLogger(__name__)
 
-InT = TypeVar("InT", bound=CloudEvent)  # type: ignore[type-arg]
+InT = TypeVar("InT", bound=InboundEnvelope)
 T = TypeVar("T")
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypedDict
 
 import faust
 
-from contracts.envelope import CloudEvent
+from services.common.codec import InboundEnvelope
 from services.common.composition import Service
 from services.common.logs import configure_logging, logging_config
 from services.common.metrics import serve_metrics
@@ -24,7 +24,13 @@ from services.common.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
 
-_RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+
+class _RawCodecs(TypedDict):
+    key_serializer: str
+    value_serializer: str
+
+
+_RAW: _RawCodecs = {"key_serializer": "raw", "value_serializer": "raw"}
 
 
 class FaustPublisher:
@@ -74,7 +80,7 @@ def bind_service(
     service: str,
     settings: ArchiveSettings,
     input_topic: str,
-    input_model: type[CloudEvent[Any]],
+    input_model: type[InboundEnvelope],
     build: Callable[[], Awaitable[Service[Any]]],
 ) -> None:
     """Register the service's agent. `build` (the service's composition root) creates the adapters —
@@ -83,7 +89,8 @@ def bind_service(
     backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
     source = app.topic(settings.topic(input_topic), **_RAW)
 
-    @app.agent(source, name=f"{service}.step", concurrency=1)
+    # faust types an agent's argument as StreamT, which lacks the Stream methods used below (noack).
+    @app.agent(source, name=f"{service}.step", concurrency=1)  # type: ignore[arg-type]
     async def process(stream: faust.Stream) -> None:
         built = await backoff.run(build, service=service, what="start-up")
         publisher = FaustPublisher(app)
@@ -129,7 +136,7 @@ def worker_app(
     settings: ArchiveSettings,
     *,
     input_topic: str,
-    input_model: type[CloudEvent[Any]],
+    input_model: type[InboundEnvelope],
     build: Callable[[], Awaitable[Service[Any]]],
 ) -> faust.App:
     """A service's Faust app with its agent bound: what each service's `create_app(settings)` returns."""

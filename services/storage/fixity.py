@@ -27,7 +27,7 @@ from services.common.adapters.object_store import ObjectMissing, ObjectStore, Ob
 from services.common.codec import encode_event
 from services.common.runner import Publisher
 from services.storage import bag
-from services.storage.ports import AuditIndex, ScheduledAuditIndex
+from services.storage.ports import AuditIndex, AuditPackageRow, ScheduledAuditIndex
 from services.storage.preservation import agent
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,13 @@ class AuditReport:
         return [r for r in self.results if not r.passed]
 
 
-async def check_package(store: ObjectStore, row: dict[str, Any]) -> FixityResult:
+async def check_package(store: ObjectStore, row: AuditPackageRow) -> FixityResult:
     """Re-read one package and recompute its digests."""
-    base = {"case_key": row["case_key"], "archival_code": row["archival_code"], "package_key": row["package_key"]}
+    base: dict[str, Any] = {
+        "case_key": row["case_key"],
+        "archival_code": row["archival_code"],
+        "package_key": row["package_key"],
+    }
     try:
         data = await store.get_bytes(row["package_bucket"], row["package_key"], version_id=row["package_version_id"])
     except ObjectMissing:
@@ -81,7 +85,7 @@ async def check_package(store: ObjectStore, row: dict[str, Any]) -> FixityResult
     return FixityResult(**base, passed=False, reason="; ".join(problems), computed_sha256=computed, failed_paths=paths)
 
 
-def failed_event(row: dict[str, Any], result: FixityResult, checked_at: datetime) -> CloudEvent[FixityFailed]:
+def failed_event(row: AuditPackageRow, result: FixityResult, checked_at: datetime) -> CloudEvent[FixityFailed]:
     identity = CaseIdentity(
         source_platform=row["source_platform"], case_number=row["case_number"], revision=row["revision"]
     )
@@ -116,7 +120,7 @@ def failed_event(row: dict[str, Any], result: FixityResult, checked_at: datetime
 
 
 async def audit(
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[AuditPackageRow],
     *,
     store: ObjectStore,
     index: AuditIndex,

@@ -5,11 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
+from services.common.adapters.fixity_log import FixityCheckRow
 from services.common.adapters.object_store import ObjectStore
 
-__all__ = ["AuditIndex", "ObjectStore", "RecordIndex", "ScheduledAuditIndex", "StorageIndex"]
+__all__ = [
+    "AuditIndex",
+    "AuditPackageRow",
+    "FixityCheckRow",
+    "ObjectStore",
+    "RecordIndex",
+    "ScheduledAuditIndex",
+    "StorageIndex",
+]
+
+
+class AuditPackageRow(TypedDict):
+    """One package due for a fixity check (PgIndex.packages_for_audit): where it is and what it held."""
+
+    case_key: str
+    source_platform: str
+    case_number: str
+    revision: int
+    archival_code: str
+    package_bucket: str
+    package_prefix: str
+    package_key: str
+    package_version_id: str | None
+    package_sha256: str
+    manifest_sha256: str
+    file_count: int
+    total_bytes: int
+    retain_until: datetime | None
+    legal_hold: bool
+    checked_at: datetime | None
 
 
 class RecordIndex(Protocol):
@@ -27,7 +57,7 @@ class RecordIndex(Protocol):
 
 
 class AuditIndex(Protocol):
-    async def record_fixity_check(self, row: dict[str, Any]) -> None: ...
+    async def record_fixity_check(self, row: FixityCheckRow) -> None: ...
 
 
 class ScheduledAuditIndex(AuditIndex, Protocol):
@@ -35,7 +65,7 @@ class ScheduledAuditIndex(AuditIndex, Protocol):
 
     async def packages_for_audit(
         self, *, checked_before: datetime | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[AuditPackageRow]: ...
 
     async def try_lock(self, lock_id: int) -> Any: ...
 

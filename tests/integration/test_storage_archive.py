@@ -80,6 +80,7 @@ async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int
                 retention=RETENTIONS[n % len(RETENTIONS)],
             )
             [out] = await archive_case(event)
+            assert event.subject is not None  # staged events carry the case key as subject
             archive.archived[event.subject] = out.event.model_dump(mode="json")
             archive.titles[event.subject] = sample.record.case_title
         yield archive

@@ -118,7 +118,7 @@ async def published(prepared: ArchiveSettings) -> dict[str, object]:
     return {
         "department": ours,
         "item": item,
-        "expected": sorted(e.subject for e in events[:2]),
+        "expected": sorted(e.subject or "" for e in events[:2]),
         "topic": topic,
         "bootstrap": prepared.kafka_bootstrap,
     }

@@ -36,7 +36,9 @@ ORGANISATIONS = OrganisationCodes(platforms={"market-regulation": "SCJG"}, depar
 SCAN = b"\xff\xd8\xff\xe0 scanned page"
 # Classification follows the bundled retention schedule; expected codes take its decision for record().
 SCHEDULE = load_schedule_file(bundled_schedule_file())
-RET = SCHEDULE.evaluate(record()).retention.value
+_RULE = SCHEDULE.evaluate(record())
+assert _RULE is not None, "the bundled schedule classifies the sample record"
+RET = _RULE.retention.value
 _classification_stores: WeakKeyDictionary = WeakKeyDictionary()  # one classification store per test index
 
 

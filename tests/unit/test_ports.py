@@ -43,6 +43,7 @@ WIRED: list[tuple[type, type]] = [
     (PgIndex, StorageIndex),
     (KafkaPublisher, Publisher),
     (FaustPublisher, Publisher),
+    # tests/port_types.py holds the same adapters to their ports for mypy (`make lint`).
     # The fakes stand in for the adapters in the unit tests (services built through bootstrap.build).
     (fakes.InMemoryObjectStore, ObjectStore),
     (fakes.InMemoryPlatformRegistry, PlatformRegistry),

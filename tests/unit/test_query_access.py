@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from archivectl.commands.access import _default_sharing, parse_expiry
 from services.classification.review import check_values
@@ -42,8 +42,8 @@ def _route_permissions() -> dict[str, str]:
     """endpoint → the permission its require() dependency demands ("-" for none)."""
     found = {}
     for route in iter_route_contexts(create_app().routes):
-        dependant = route.original_route.dependant
-        permissions = {
+        dependant = cast(APIRoute, route.original_route).dependant  # iter_route_contexts yields API routes
+        permissions: set[Any] = {
             getattr(d.call, "permission", None) for d in dependant.dependencies if hasattr(d.call, "permission")
         }
         assert len(permissions) <= 1, route.path

@@ -3,12 +3,29 @@ audit (services/storage/adapters/index.py) and by the query API's verified downl
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 import asyncpg
 
 
-async def record_fixity_check(executor: asyncpg.Pool | asyncpg.Connection, row: dict[str, Any]) -> None:
+class FixityCheckRow(TypedDict):
+    """One row of `fixity_checks`, as the audit and the verified download write it."""
+
+    case_key: str
+    package_bucket: str
+    package_key: str
+    version_id: str | None
+    checked_at: datetime
+    outcome: str  # "pass" | "fail"
+    reason: str | None
+    expected_sha256: str | None
+    computed_sha256: str | None
+    failed_paths: list[str]
+    agent: str
+
+
+async def record_fixity_check(executor: asyncpg.Pool | asyncpg.Connection, row: FixityCheckRow) -> None:
     columns = list(row)
     await executor.execute(
         f"INSERT INTO fixity_checks ({', '.join(columns)}) "

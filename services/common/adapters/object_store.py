@@ -171,7 +171,7 @@ class MinioObjectStore:
             io.BytesIO(data),
             len(data),
             content_type=content_type,
-            metadata=metadata or None,
+            metadata=metadata or None,  # type: ignore[arg-type]  # minio types metadata as an invariant dict[str, str | list | tuple]
         )
 
     async def put_file(
@@ -189,10 +189,10 @@ class MinioObjectStore:
             self.client.put_object,
             bucket,
             key,
-            file,
+            file,  # type: ignore[arg-type]  # minio wants BinaryIO; any IO[bytes] with read() works
             length,
             content_type=content_type,
-            metadata=metadata or None,
+            metadata=metadata or None,  # type: ignore[arg-type]  # minio types metadata as an invariant dict[str, str | list | tuple]
             part_size=6 * 1024 * 1024,  # S3's minimum is 5 MiB; small parts keep memory flat
         )
 
@@ -271,7 +271,7 @@ class MinioObjectStore:
 
         def _put() -> WriteOnce:
             retention = Retention(COMPLIANCE, retain_until) if retain_until else None
-            headers = genheaders(metadata or None, None, None, retention, legal_hold)
+            headers = genheaders(metadata or None, None, None, retention, legal_hold)  # type: ignore[arg-type]  # minio types its headers as an invariant dict[str, str | list | tuple]
             headers["Content-Type"] = content_type
             headers["If-None-Match"] = "*"
             try:

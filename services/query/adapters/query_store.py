@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from services.common.adapters.fixity_log import record_fixity_check
+from services.common.adapters.fixity_log import FixityCheckRow, record_fixity_check
 from services.common.china_time import CHINA_TIME_ZONE_NAME
 
 RESOLUTIONS = ("withdrawn", "settled_outside", "duplicate", "other")
@@ -138,7 +138,7 @@ class PgQueryStore:
         )
         return [dict(r) for r in rows]
 
-    async def record_fixity_check(self, row: dict[str, Any]) -> None:
+    async def record_fixity_check(self, row: FixityCheckRow) -> None:
         await record_fixity_check(self.pool, row)
 
     # --- quarantine ----------------------------------------------------------------------------------

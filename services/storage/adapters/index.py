@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
-from services.common.adapters.fixity_log import record_fixity_check
+from services.common.adapters.fixity_log import FixityCheckRow, record_fixity_check
 from services.common.composition import open_database
 from services.common.settings import ArchiveSettings
+from services.storage.ports import AuditPackageRow
 
 
 class PgIndex:
@@ -101,7 +102,7 @@ class PgIndex:
 
     async def packages_for_audit(
         self, *, checked_before: datetime | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditPackageRow]:
         """Packages to audit: all, or those whose last fixity check is older than `checked_before`
         (never-checked first, then the longest unchecked)."""
         sql = """
@@ -117,9 +118,10 @@ class PgIndex:
         """
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [dict(r) for r in await self.pool.fetch(sql, checked_before)]
+        # The SELECT above names exactly the row type's columns.
+        return [cast(AuditPackageRow, dict(r)) for r in await self.pool.fetch(sql, checked_before)]
 
-    async def record_fixity_check(self, row: dict[str, Any]) -> None:
+    async def record_fixity_check(self, row: FixityCheckRow) -> None:
         await record_fixity_check(self.pool, row)
 
     async def try_lock(self, lock_id: int) -> asyncpg.Connection | None:

@@ -16,7 +16,10 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 
 
 async def _main() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # services/common/index/migrate.py sets it; alembic run any other way lacks it
+        raise RuntimeError("alembic has no sqlalchemy.url: run migrations with `make migrate`")
+    engine = create_async_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()
