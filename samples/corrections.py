@@ -15,7 +15,7 @@ import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from urllib.parse import quote
 
@@ -234,6 +234,10 @@ def _not_base64() -> Rectification:
     )
 
 
+def _corpus_recipe(code: str, _: Context) -> Rectification:
+    return _from_corpus(code)
+
+
 _SPECIAL: dict[str, Callable[[Context], Rectification]] = {
     "AUTH-CASE-NUMBER": lambda _: _case_number_held(),
     "AUTH-FIXITY-STAGING": lambda _: _staging_changed(),
@@ -278,7 +282,7 @@ _CORPUS_CODES = (
     "SEC-PDF-ACTIVE",
 )
 RECIPES: dict[str, Callable[[Context], Rectification]] = {
-    **{code: (lambda _, code=code: _from_corpus(code)) for code in _CORPUS_CODES},
+    **{code: partial(_corpus_recipe, code) for code in _CORPUS_CODES},
     **_SPECIAL,
 }
 

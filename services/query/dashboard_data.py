@@ -267,7 +267,7 @@ def queues_part(raw: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def overdue_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def overdue_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Overdue rectifications counted per platform and department, the longest waiting first."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:

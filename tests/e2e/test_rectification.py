@@ -65,7 +65,7 @@ class Run:
         self.corrected: Outcomes | None = None
         self.quarantine: dict[str, dict[str, Any]] = {}
         self.chain: list[Any] = []  # USCC chain: r1 rejected, r2 rejected again, r3 corrected
-        self.uscc: tuple[Any, Any] | None = None  # (rejected r1, corrected r2)
+        self.uscc: tuple[Any, Any] = (None, None)  # (rejected r1, corrected r2)
 
 
 def _chain() -> tuple[list[Any], tuple[Any, Any]]:

@@ -303,6 +303,10 @@ class FakeQueries:
         self._call("queues", departments)
         return {"quarantine_open": 0, "quarantine_oldest": [], "reviews_waiting": 0, "reviews_oldest": []}
 
+    async def overdue(self, now, days, departments):  # type: ignore[no-untyped-def]
+        self._call("overdue", departments)
+        return []
+
 
 class FakeLag:
     def __init__(self, down: bool = False) -> None:
