@@ -353,7 +353,7 @@ async def test_pollers_share_one_query_per_part_while_it_is_fresh_and_a_failure_
     queries, lag = FakeQueries(), FakeLag()
     dashboard = _dashboard(queries, lag)
     await asyncio.gather(*(dashboard.snapshot() for _ in range(5)))
-    assert sorted(name for name, _ in queries.calls) == ["fixity", "queues", "rejects", "throughput"]
+    assert sorted(name for name, _ in queries.calls) == ["fixity", "overdue", "queues", "rejects", "throughput"]
     assert lag.calls == 1
 
     queries.failing = {"throughput"}
