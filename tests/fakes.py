@@ -101,6 +101,21 @@ class InMemoryIndex:
     async def code_allocated_at(self, case_key: str) -> Any:
         return None
 
+    async def archived_revision_before(self, platform: str, case_number: str, revision: int) -> Any:
+        from contracts.v1 import SupersededRevision
+
+        earlier = [
+            row
+            for row, _, _ in self.records.values()
+            if (row["source_platform"], row["case_number"]) == (platform, case_number) and row["revision"] < revision
+        ]
+        if not earlier:
+            return None
+        newest = max(earlier, key=lambda row: row["revision"])
+        return SupersededRevision(
+            case_key=newest["case_key"], revision=newest["revision"], archival_code=newest["archival_code"]
+        )
+
     async def insert_archived_record(
         self,
         record_row: dict[str, Any],
@@ -243,7 +258,9 @@ class InMemoryQuarantine:
         self.case_numbers: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.entries: dict[str, dict[str, Any]] = {}
 
-    async def claim_case_number(self, platform, case_number, revision, *, applicant_id_number, item_code, fingerprint):  # type: ignore[no-untyped-def]
+    async def claim_case_number(  # type: ignore[no-untyped-def]
+        self, platform, case_number, revision, *, applicant_id_number, item_code, fingerprint, binds
+    ):
         from services.validation.domain import decide_case_number
 
         row = {
@@ -251,18 +268,25 @@ class InMemoryQuarantine:
             "applicant_id_number": applicant_id_number,
             "item_code": item_code,
             "fingerprint": fingerprint,
+            "binds": False,
         }
-        self.case_numbers.setdefault((platform, case_number, revision), row)
+        mine = self.case_numbers.setdefault((platform, case_number, revision), row)
         rows = sorted(
             (v for (p, n, _), v in self.case_numbers.items() if (p, n) == (platform, case_number)),
             key=lambda r: r["revision"],
         )
-        return decide_case_number(rows, revision, applicant_id_number, item_code, fingerprint)
+        answer = decide_case_number(rows, revision, applicant_id_number, item_code, fingerprint)
+        if answer.conflict != "revision":
+            mine["binds"] = binds and answer.conflict is None
+        return answer
 
     def _close(self, platform: str, case_number: str, revision: int, status: str) -> int:
         n = 0
         for e in self.entries.values():
-            if (e["platform"], e["case_number"]) == (platform, case_number) and e["revision"] < revision:
+            earlier = e["revision"] < revision or (
+                status == "closed" and e["revision"] == revision and e["stage"] == "capture"
+            )
+            if (e["platform"], e["case_number"]) == (platform, case_number) and earlier:
                 if e["status"] == "open":
                     e.update(status=status, closed_by_revision=revision)
                     n += 1
@@ -282,6 +306,7 @@ class InMemoryQuarantine:
         department_code=None,
         department_name=None,
         item_code=None,
+        stage="validation",
     ):
         self.entries.setdefault(
             case_key,
@@ -294,6 +319,7 @@ class InMemoryQuarantine:
                 "status": "open",
                 "closed_by_revision": None,
                 "rejected_event_id": rejected_event_id,
+                "stage": stage,
             },
         )
         self._close(platform, case_number, revision, "superseded")
@@ -322,6 +348,7 @@ async def capture_step(
     platforms: dict[str, tuple[str, str]] | None = None,
     files: dict[str, bytes] | None = None,
     bucket: str = "staging",
+    quarantine: Any = None,
     **settings: Any,
 ) -> Any:
     """Capture as services/capture/bootstrap.py builds it, on the fakes (`settings`: CaptureSettings fields)."""
@@ -335,6 +362,7 @@ async def capture_step(
         store=store,
         registry=registry,
         fetcher=MappingFetcher(files),
+        quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
     )
     return service.step
 

@@ -27,6 +27,7 @@ from contracts.v1.events import (
     RejectionStage,
     RetentionPeriod,
     SharingLevel,
+    SupersededRevision,
     ValidatedCase,
     ValidatedEvent,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "RetentionPeriod",
     "SharingLevel",
     "Stage",
+    "SupersededRevision",
     "UnifiedApprovalRecord",
     "ValidatedCase",
     "ValidatedEvent",

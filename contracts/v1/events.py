@@ -165,6 +165,14 @@ class PackageRef(_Frozen):
     legal_hold: bool = Field(default=False, description="Legal hold on the package object (permanent retention).")
 
 
+class SupersededRevision(_Frozen):
+    """The archived revision of the same case number that a correction replaces (docs/packages.md)."""
+
+    case_key: str
+    revision: int = Field(ge=1)
+    archival_code: str
+
+
 class ArchivedRecord(_Frozen):
     """`archive.record.archived.v1`: one event per archived case revision, never one per file."""
 
@@ -173,6 +181,11 @@ class ArchivedRecord(_Frozen):
     package: PackageRef
     warnings: list[CheckResult] = Field(default_factory=list)
     archived_at: datetime
+    supersedes: SupersededRevision | None = Field(
+        default=None,
+        description="A correction of an archived case: the newest earlier revision archived when this one was "
+        "packaged. Search shows the newest revision; the record shows the chain.",
+    )
 
 
 class RejectionStage(StrEnum):

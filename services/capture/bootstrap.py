@@ -11,9 +11,10 @@ from services.capture.adapters.file_fetcher import HttpFileFetcher
 from services.capture.adapters.platform_registry import PgPlatformRegistry
 from services.capture.config import CaptureSettings
 from services.capture.dialect import load_dialects
-from services.capture.ports import FileFetcher, PlatformRegistry
+from services.capture.ports import FileFetcher, PlatformRegistry, QuarantineEntries
 from services.capture.steps import CapturePorts, capture_case
 from services.common.adapters.object_store import MinioObjectStore, ObjectStore
+from services.common.adapters.quarantine_entries import PgQuarantineEntries
 from services.common.composition import Service, open_database
 
 
@@ -23,21 +24,24 @@ async def build(
     store: ObjectStore | None = None,
     registry: PlatformRegistry | None = None,
     fetcher: FileFetcher | None = None,
+    quarantine: QuarantineEntries | None = None,
 ) -> Service[PlatformEvent]:
     dialects = load_dialects(settings.dialect_dir)  # a broken mapping file stops start-up, loudly
     closers: list[Callable[[], Awaitable[None]]] = []
     store = store or MinioObjectStore.from_settings(settings)
     await store.ensure_bucket(settings.staging_bucket)
-    if registry is None:
+    if registry is None or quarantine is None:
         pool = await open_database(settings, max_size=2)
         closers.append(pool.close)
-        registry = PgPlatformRegistry(pool)
+        registry = registry or PgPlatformRegistry(pool)
+        quarantine = quarantine or PgQuarantineEntries(pool)
     ports = CapturePorts(
         store=store,
         registry=registry,
         fetcher=fetcher or HttpFileFetcher(settings.fetch_limits(), settings.spool_dir),
         dialects=dialects,
         staging_bucket=settings.staging_bucket,
+        quarantine=quarantine,
         max_case_bytes=settings.max_case_bytes,
     )
     return Service(partial(capture_case, ports=ports), closers=list(closers))

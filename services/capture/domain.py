@@ -12,6 +12,21 @@ from dataclasses import dataclass
 from contracts.v1 import CheckResult, Material, Outcome, Property
 from services.common.digests import digests_of
 
+# Every code capture can reject a case with, in one place: the per-code correction tests
+# (tests/e2e/test_rectification.py) read them from here, and `failure()` refuses a code not declared.
+# Unauthenticated: the event cannot be attributed to its platform (unknown, disabled, forged), so its
+# rejection opens no quarantine entry — anyone could otherwise fill a platform's quarantine.
+UNATTRIBUTED_REJECTIONS = ("AUTH-PLATFORM-UNKNOWN", "AUTH-PLATFORM-DISABLED", "AUTH-SIGNATURE")
+# The platform's own case, authenticated: quarantined like validation's rejections.
+CASE_REJECTIONS = (
+    "AUTH-EVENT-ID-REUSED",
+    "CAP-MAPPING",
+    "CAP-FETCH-UNREACHABLE",
+    "CAP-FETCH-TOO-LARGE",
+    "CAP-INLINE-BASE64",
+)
+REJECTION_CODES = UNATTRIBUTED_REJECTIONS + CASE_REJECTIONS
+
 _MAX_NAME_LENGTH = 120
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
@@ -58,6 +73,7 @@ def failure(
     file_name: str | None = None,
     details: dict[str, str] | None = None,
 ) -> CheckResult:
+    assert code in REJECTION_CODES, f"{code} is not declared in REJECTION_CODES"
     return CheckResult(
         code=code,
         property=prop,

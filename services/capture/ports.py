@@ -8,8 +8,9 @@ from typing import Protocol
 from services.capture.adapters.file_fetcher import Fetched
 from services.capture.adapters.platform_registry import Platform, Seen
 from services.common.adapters.object_store import ObjectStore
+from services.common.adapters.quarantine_entries import QuarantineEntries
 
-__all__ = ["FileFetcher", "ObjectStore", "PlatformRegistry"]
+__all__ = ["FileFetcher", "ObjectStore", "PlatformRegistry", "QuarantineEntries"]
 
 
 class PlatformRegistry(Protocol):

@@ -30,7 +30,7 @@ from services.capture.adapters.file_fetcher import FetchFailed
 from services.capture.adapters.platform_registry import Seen
 from services.capture.authentication import Verdict, content_digest, verify
 from services.capture.dialect import Dialect, MappingError
-from services.capture.ports import FileFetcher, PlatformRegistry
+from services.capture.ports import FileFetcher, PlatformRegistry, QuarantineEntries
 from services.common.adapters.object_store import ObjectStore
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
@@ -46,16 +46,50 @@ class CapturePorts:
     fetcher: FileFetcher
     dialects: Mapping[str, Dialect]
     staging_bucket: str
+    quarantine: QuarantineEntries
     max_case_bytes: int = 4 * 1024**3
 
 
 def _reject(
     event: PlatformEvent, identity: CaseIdentity, failures: list[CheckResult], title: str | None = None
 ) -> list[Outbound]:
+    """A rejection of an event that cannot be attributed to its platform: answered, not quarantined."""
+    assert all(f.code in domain.UNATTRIBUTED_REJECTIONS for f in failures)
     rejected = RejectedCase(
         case=identity, case_title=title, stage=RejectionStage.CAPTURE, failures=failures, rejected_at=utc_now()
     )
     return [follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=identity.case_key)]
+
+
+async def _reject_case(
+    event: PlatformEvent,
+    identity: CaseIdentity,
+    failures: list[CheckResult],
+    ports: CapturePorts,
+    record: UnifiedApprovalRecord | None = None,
+) -> list[Outbound]:
+    """A rejection of an authenticated platform's case: answered, and quarantined until a correction of it
+    passes validation (docs/validation.md, "Quarantine and rectification")."""
+    title = record.case_title if record else None
+    rejected = RejectedCase(
+        case=identity, case_title=title, stage=RejectionStage.CAPTURE, failures=failures, rejected_at=utc_now()
+    )
+    out = follow_on(event, topics.REJECTED, rejected, service=SERVICE, case_key=identity.case_key)
+    await ports.quarantine.open_entry(
+        case_key=identity.case_key,
+        platform=identity.source_platform,
+        case_number=identity.case_number,
+        revision=identity.revision,
+        case_title=title,
+        failures=[f.model_dump(mode="json") for f in failures],
+        rejected_event_id=out.event.id,
+        correlation_id=event.correlationid,
+        department_code=record.department_code if record else None,
+        department_name=record.department_name if record else None,
+        item_code=record.item_code if record else None,
+        stage="capture",
+    )
+    return [out]
 
 
 def _identity_before_mapping(event: PlatformEvent, platform: str) -> CaseIdentity:
@@ -82,7 +116,7 @@ async def capture_case(event: PlatformEvent, *, ports: CapturePorts) -> Sequence
     # A replay of the same content goes through again (every later effect is idempotent, and a crash
     # after this point must heal on redelivery); the same id with other content is refused.
     if await ports.registry.remember_event(platform.platform_id, event.id, content_digest(content)) is Seen.CONFLICT:
-        return _reject(event, addressee, [domain.reused_event_id(event.id)])
+        return await _reject_case(event, addressee, [domain.reused_event_id(event.id)], ports)
 
     raw_ref = ObjectRef(bucket=ports.staging_bucket, key=domain.raw_event_key(platform.platform_id, event.id))
     if await ports.store.stat(raw_ref.bucket, raw_ref.key) is None:  # kept once per event id
@@ -103,11 +137,11 @@ async def capture_case(event: PlatformEvent, *, ports: CapturePorts) -> Sequence
     try:
         record = dialect.map(event.data, platform.platform_id)
     except MappingError as exc:
-        return _reject(event, addressee, [domain.unmappable(dialect.name, exc.problems)])
+        return await _reject_case(event, addressee, [domain.unmappable(dialect.name, exc.problems)], ports)
 
     files, failures = await _capture_files(record, ports)
     if failures:
-        return _reject(event, record.identity(), failures, record.case_title)
+        return await _reject_case(event, record.identity(), failures, ports, record)
     captured = CapturedCase(
         case=record.metadata(),
         files=files,

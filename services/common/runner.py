@@ -74,6 +74,15 @@ class Publisher(Protocol):
 Step = Callable[[InT], Awaitable[Sequence[Outbound]]]
 
 
+class ProgressJournal(Protocol):
+    """Told what became of each case message, so that a platform can ask what became of its case
+    (services/common/adapters/case_progress.py). A view, not the truth: the events are."""
+
+    async def started(self, service: str, input_topic: str, event: Any) -> None: ...
+    async def handled(self, service: str, input_topic: str, event: Any, outputs: Sequence[Outbound]) -> None: ...
+    async def dead_lettered(self, letter: DeadLetterEvent) -> None: ...
+
+
 class Backoff:
     """Exponential backoff without a give-up: a transient fault is waited out, never turned into loss."""
 
@@ -116,7 +125,9 @@ class StepRunner(Generic[InT]):
         publisher: Publisher,
         topic_name: Callable[[str], str] = lambda name: name,
         backoff: Backoff | None = None,
+        progress: ProgressJournal | None = None,
     ) -> None:
+        self.progress = progress
         self.service = service
         self.input_topic = input_topic
         self.input_model = input_model
@@ -142,6 +153,9 @@ class StepRunner(Generic[InT]):
             await self._dead_letter(message, exc.kind, exc.reason)
             return
         with case_context(correlation_id=event.correlationid, case_key=event.subject, event_id=event.id):
+            progress = self.progress
+            if progress is not None:
+                await self._note(lambda: progress.started(self.service, self.input_topic, event))
             try:
                 outputs = await self.backoff.run(lambda: self.step(event), service=self.service, what="step")
             except InvalidInput as exc:
@@ -157,7 +171,21 @@ class StepRunner(Generic[InT]):
                 return
             for out in outputs:
                 await self._publish(out.topic, out.key, encode_event(out.event))
+            if progress is not None:
+                await self._note(lambda: progress.handled(self.service, self.input_topic, event, outputs))
             log.info("handled", extra={"outputs": [o.topic for o in outputs]})
+
+    async def _note(self, journal_write: Callable[[], Awaitable[None]]) -> None:
+        """Write to the progress journal. A transient fault is waited out like any other; anything else is
+        logged and the message goes on: the outputs are already sent, and a journal entry is not worth
+        dead-lettering a case that was handled (a redelivery writes it again)."""
+
+        try:
+            await self.backoff.run(journal_write, service=self.service, what="progress journal")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("could not record the case's progress; the case itself was handled")
 
     async def _publish(self, topic: str, key: bytes, value: bytes) -> None:
         await self.backoff.run(
@@ -198,6 +226,9 @@ class StepRunner(Generic[InT]):
             },
         )
         await self._publish(topics.DEAD_LETTER, (origin_key or letter.id).encode("utf-8"), encode_event(letter))
+        progress = self.progress
+        if progress is not None:
+            await self._note(lambda: progress.dead_lettered(letter))
 
 
 class JobRunner:

@@ -52,6 +52,12 @@ class ArchiveSettings(BaseSettings):
     # The archive's identity in archival codes (DA/T 22): fonds (全宗号).
     fonds_code: str = "Z109"
 
+    # A rejected case with no resubmission after this many days is an overdue rectification (整改逾期):
+    # listed by `archivectl quarantine overdue`, GET /api/v1/quarantine/overdue and the dashboard.
+    # 15 days: half a month, the period approval practice usually gives an applicant to 补正 (supplement
+    # or correct) materials; a mistyped field is fixed in a day, a rescan in a week. docs/validation.md.
+    rectification_overdue_days: int = Field(default=15, ge=1)
+
     @model_validator(mode="after")
     def _endpoint_without_scheme(self) -> ArchiveSettings:
         # deploy/local/stack.env exports the endpoint as a URL; the S3 client wants host:port.

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 import faust
 
+from services.common.adapters.case_progress import PgCaseProgress
 from services.common.codec import InboundEnvelope
 from services.common.composition import Service
 from services.common.logs import configure_logging, logging_config
@@ -93,6 +94,8 @@ def bind_service(
     @app.agent(source, name=f"{service}.step", concurrency=1)  # type: ignore[arg-type]
     async def process(stream: faust.Stream) -> None:
         built = await backoff.run(build, service=service, what="start-up")
+        # What became of each case, for its platform (GET /api/v1/platform/cases/…): the runner's hook.
+        progress = await backoff.run(lambda: PgCaseProgress.connect(settings), service=service, what="start-up")
         publisher = FaustPublisher(app)
         runner = StepRunner(
             service=service,
@@ -102,6 +105,7 @@ def bind_service(
             publisher=publisher,
             topic_name=settings.topic,
             backoff=backoff,
+            progress=progress,
         )
         jobs = [
             asyncio.create_task(
@@ -129,6 +133,7 @@ def bind_service(
                 task.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
             await built.close()
+            await progress.close()
 
 
 def worker_app(

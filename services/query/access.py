@@ -34,6 +34,7 @@ class Permission(StrEnum):
     RECORDS_READ = "records.read"  # one record with its files, checks and preservation history
     FILES_DOWNLOAD = "files.download"  # a file's bytes, digest-verified on the way out
     QUEUES_READ = "queues.read"  # the quarantine and manual-review queues
+    CASES_STATUS = "cases.status"  # what became of a platform's case: every revision, every step
     QUEUES_ACT = "queues.act"  # resolve a quarantine entry, decide a manual review
     STATS_READ = "stats.read"  # statistics per day, platform, department, defect
     DASHBOARD_READ = "dashboard.read"  # the operations dashboard and its data
@@ -68,6 +69,7 @@ POLICY: Mapping[Role, RolePolicy] = {
                 Permission.RECORDS_READ,
                 Permission.QUEUES_READ,
                 Permission.QUEUES_ACT,
+                Permission.CASES_STATUS,
                 Permission.STATS_READ,
                 Permission.DASHBOARD_READ,
                 Permission.DOCS_READ,
@@ -83,6 +85,7 @@ POLICY: Mapping[Role, RolePolicy] = {
                 Permission.RECORDS_READ,
                 Permission.FILES_DOWNLOAD,
                 Permission.QUEUES_READ,
+                Permission.CASES_STATUS,
                 Permission.STATS_READ,
                 Permission.DASHBOARD_READ,
                 Permission.AUDIT_READ,
@@ -108,6 +111,7 @@ POLICY: Mapping[Role, RolePolicy] = {
                 Permission.RECORDS_READ,
                 Permission.FILES_DOWNLOAD,
                 Permission.QUEUES_READ,
+                Permission.CASES_STATUS,
                 Permission.DOCS_READ,
             }
         ),

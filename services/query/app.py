@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from contracts.envelope import utc_now
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.composition import open_database
 from services.common.producer import KafkaPublisher
@@ -31,7 +32,7 @@ from services.query.adapters.audit_log import PgAuditLog
 from services.query.adapters.query_store import PgQueryStore
 from services.query.auth import COOKIE_NAME, AuditMiddleware, any_caller, authenticate, presented_key, require
 from services.query.config import QuerySettings
-from services.query.routes import audit, files, queues, records, stats
+from services.query.routes import audit, cases, files, queues, records, stats
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = utc_now  # what "now" is for overdue rectifications; tests set their own
     app.add_middleware(AuditMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
@@ -186,6 +188,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(records.router)
     app.include_router(queues.router)
+    app.include_router(cases.router)
     app.include_router(stats.router)
     app.include_router(audit.router)
     app.include_router(dashboard.router)

@@ -54,6 +54,7 @@ def dashboard_for(request: Request) -> Dashboard:
             queries=PgDashboardQueries(state.pool),
             lag=KafkaConsumerLag(settings.kafka_bootstrap),
             groups=group_inputs(settings),
+            overdue_days=settings.rectification_overdue_days,
         )
         state.dashboard = dashboard
     return dashboard

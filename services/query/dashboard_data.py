@@ -43,7 +43,7 @@ UNKNOWN_DEPARTMENT = {"code": "", "name": "未知 unknown"}
 
 # How long each part is reused. Throughput and queues are what an operator watches move; the backlog
 # costs a few broker round trips; fixity changes once a day (the audit) and scans fixity_checks.
-CACHE_SECONDS = {"throughput": 2.0, "queues": 1.0, "rejects": 5.0, "backlog": 3.0, "fixity": 10.0}
+CACHE_SECONDS = {"throughput": 2.0, "queues": 1.0, "rejects": 5.0, "backlog": 3.0, "fixity": 10.0, "overdue": 30.0}
 
 
 def refresh_seconds(requested: str | int | None) -> int:
@@ -267,6 +267,31 @@ def queues_part(raw: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+def overdue_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Overdue rectifications counted per platform and department, the longest waiting first."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        group = groups.setdefault(
+            (r["source_platform"], r["department_code"]),
+            {
+                "source_platform": r["source_platform"],
+                "department_code": r["department_code"],
+                "department_name": r.get("department_name"),
+                "cases": 0,
+                "oldest_days_open": 0,
+            },
+        )
+        group["cases"] += 1
+        group["oldest_days_open"] = max(group["oldest_days_open"], r["days_open"])
+    return sorted(groups.values(), key=lambda g: (-g["oldest_days_open"], g["source_platform"], g["department_code"]))
+
+
+def overdue_part(rows: Sequence[Mapping[str, Any]], days: int) -> dict[str, Any]:
+    """Overdue rectifications (rejected, no resubmission for more than `days` days): per platform and
+    department. A rejection nobody answers is an archive gap."""
+    return {"ok": True, "days": days, "cases": len(rows), "by_platform_department": overdue_summary(rows)}
+
+
 def part_failed(part: str, exc: BaseException) -> dict[str, Any]:
     """A part whose source failed: the page shows this message in place of the numbers."""
     source = "the index (PostgreSQL)" if part != "backlog" else "Kafka"
@@ -285,6 +310,7 @@ class DashboardQueries(Protocol):
     async def rejects(self, now: datetime, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def fixity(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]: ...
+    async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
 
 
 class ConsumerLag(Protocol):
@@ -328,6 +354,7 @@ class Dashboard:
     queue_rows: int = DEFAULT_QUEUE_ROWS
     cache_seconds: Mapping[str, float] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    overdue_days: int = 15  # AA_RECTIFICATION_OVERDUE_DAYS
 
     def __post_init__(self) -> None:
         self.cache = TtlCache()
@@ -345,6 +372,7 @@ class Dashboard:
             "rejects": ((scope,), lambda: self._rejects(scope)),
             "fixity": ((scope,), lambda: self._fixity(scope)),
             "queues": ((scope, rows), lambda: self._queues(scope, rows)),
+            "overdue": ((scope,), lambda: self._overdue(scope)),
         }
         results = await asyncio.gather(*(self._part(name, key, make) for name, (key, make) in parts.items()))
         return {"generated_at": iso(self.now()), **dict(zip(parts, results, strict=True))}
@@ -383,6 +411,9 @@ class Dashboard:
     async def _queues(self, scope: tuple[str, ...] | None, rows: int) -> dict[str, Any]:
         now = self.now()
         return queues_part(await self.queries.queues(scope, rows), now)
+
+    async def _overdue(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
+        return overdue_part(await self.queries.overdue(self.now(), self.overdue_days, scope), self.overdue_days)
 
     async def close(self) -> None:
         await self.lag.close()

@@ -91,6 +91,8 @@ class SearchFilters:
     completed_to: date | None = None  # inclusive (the whole day), China Standard Time
     retention: str | None = None
     category_code: str | None = None
+    # Default: the newest archived revision of each case number (a correction supersedes what it corrects).
+    all_revisions: bool = False
     limit: int = 20
     cursor: str | None = None
 
@@ -104,7 +106,7 @@ class SearchPage:
 def filters_digest(filters: SearchFilters) -> str:
     """What a cursor is bound to: every filter but the page size and the cursor itself."""
     fields = {**asdict(filters), "text": (filters.text or "").strip()}
-    chosen = {k: v for k, v in fields.items() if k not in ("limit", "cursor") and v not in (None, "")}
+    chosen = {k: v for k, v in fields.items() if k not in ("limit", "cursor") and v not in (None, "", False)}
     canonical = json.dumps(chosen, default=str, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -217,6 +219,9 @@ def _conditions(filters: SearchFilters, caller: Caller) -> _Sql:
         sql.clauses.append(f"completed_at >= {sql.arg(start_of_day(filters.completed_from))}")
     if filters.completed_to is not None:
         sql.clauses.append(f"completed_at < {sql.arg(start_of_day(filters.completed_to + timedelta(days=1)))}")
+
+    if not filters.all_revisions:
+        sql.clauses.append("superseded_by_revision IS NULL")
 
     # The caller's scope (services/query/access.py `in_scope` says the same in Python).
     if caller.policy.own_platform_only:

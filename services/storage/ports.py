@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
+from contracts.v1 import SupersededRevision
 from services.common.adapters.fixity_log import FixityCheckRow
 from services.common.adapters.object_store import ObjectStore
 
@@ -45,6 +46,9 @@ class AuditPackageRow(TypedDict):
 class RecordIndex(Protocol):
     async def archived_event(self, case_key: str) -> dict[str, Any] | None: ...
     async def code_allocated_at(self, case_key: str) -> datetime | None: ...
+    async def archived_revision_before(
+        self, platform: str, case_number: str, revision: int
+    ) -> SupersededRevision | None: ...
     async def insert_archived_record(
         self,
         record_row: dict[str, Any],

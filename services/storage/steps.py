@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from contracts.envelope import utc_now
-from contracts.v1 import ArchivedEvent, ArchivedRecord, CapturedFile, ClassifiedEvent, PackageRef, topics
+from contracts.v1 import (
+    ArchivedEvent,
+    ArchivedRecord,
+    CapturedFile,
+    ClassifiedEvent,
+    PackageRef,
+    SupersededRevision,
+    topics,
+)
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
 from services.common.digests import sm3_hex
 from services.common.events import follow_on
@@ -44,6 +52,7 @@ def build_package(
     archive_bucket: str,
     code_allocated_at: datetime | None,
     now: datetime,
+    supersedes: SupersededRevision | None = None,
 ) -> tuple[bytes, str, domain.RetentionLock]:
     """The package bytes, its object key and its retention lock (pure, given the files' bytes)."""
     classified = event.data
@@ -71,6 +80,7 @@ def build_package(
         package=package_ref,
         warnings=domain.warnings_of(classified),
         archived_at=now,
+        supersedes=supersedes,
     )
     out = follow_on(event, topics.ARCHIVED, archived, service=SERVICE, case_key=case.case_key)
     events = case_events(classified, [e.path for e in entries], packaged_at=now)
@@ -111,11 +121,20 @@ async def store_case(
     if already is not None:  # redelivery: announce the same record again, same event id
         return [Outbound(topics.ARCHIVED, ArchivedEvent.model_validate(already))]
 
-    payloads, allocated_at = await asyncio.gather(
-        asyncio.gather(*(_read_verified(store, f) for f in classified.files)), index.code_allocated_at(case_key)
+    case = classified.case
+    payloads, allocated_at, supersedes = await asyncio.gather(
+        asyncio.gather(*(_read_verified(store, f) for f in classified.files)),
+        index.code_allocated_at(case_key),
+        # A correction of an archived case: archived beside it, its own package, naming what it replaces.
+        index.archived_revision_before(case.source_platform, case.case_number, case.revision),
     )
     data, key, lock = build_package(
-        event, payloads, archive_bucket=archive_bucket, code_allocated_at=allocated_at, now=clock()
+        event,
+        payloads,
+        archive_bucket=archive_bucket,
+        code_allocated_at=allocated_at,
+        now=clock(),
+        supersedes=supersedes,
     )
     package = bag.read_package(data)
     written = await store.put_write_once(

@@ -74,11 +74,17 @@ class CaseNumberAnswer:
 def decide_case_number(
     rows: list[Any], revision: int, applicant_id_number: str, item_code: str, fingerprint: str
 ) -> CaseNumberAnswer:
-    """Given every registered revision of a case number (this one included), is this revision in conflict?"""
+    """Given every registered revision of a case number (this one included), is this revision in conflict?
+
+    The same revision with other content always is. Another applicant or item is a conflict only with a
+    revision that *binds* the number (it passed validation); rejected revisions bind nothing
+    (docs/validation.md, "What binds a case number")."""
     for row in rows:
         if row["revision"] == revision and row["fingerprint"] != fingerprint:
             return CaseNumberAnswer("revision", {"revision": str(revision)})
     for row in rows:
+        if row["revision"] == revision or not row["binds"]:
+            continue
         if row["applicant_id_number"] != applicant_id_number or row["item_code"] != item_code:
             return CaseNumberAnswer(
                 "other_case",

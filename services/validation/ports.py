@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from services.common.adapters.object_store import ObjectStore
+from services.common.adapters.quarantine_entries import QuarantineEntries
 from services.validation.adapters.clamav import ClamdVerdict
 from services.validation.domain import CaseNumberAnswer
 
@@ -16,7 +17,9 @@ class VirusScanner(Protocol):
     async def scan(self, data: bytes) -> ClamdVerdict: ...
 
 
-class Quarantine(Protocol):
+class Quarantine(QuarantineEntries, Protocol):
+    """The quarantine entries (shared with capture) and the case-number registry."""
+
     async def claim_case_number(
         self,
         platform: str,
@@ -26,22 +29,7 @@ class Quarantine(Protocol):
         applicant_id_number: str,
         item_code: str,
         fingerprint: str,
+        binds: bool,
     ) -> CaseNumberAnswer: ...
-
-    async def open_entry(
-        self,
-        *,
-        case_key: str,
-        platform: str,
-        case_number: str,
-        revision: int,
-        case_title: str | None,
-        department_code: str | None,
-        department_name: str | None,
-        item_code: str | None,
-        failures: list[dict],  # type: ignore[type-arg]
-        rejected_event_id: str,
-        correlation_id: str | None,
-    ) -> None: ...
 
     async def close_earlier(self, platform: str, case_number: str, revision: int) -> int: ...

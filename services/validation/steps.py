@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 from contracts.envelope import utc_now
@@ -64,14 +65,6 @@ async def validate_case(
     # Parsing and image analysis are CPU work: off the event loop, so the consumer keeps its heartbeats.
     measured = await asyncio.to_thread(lambda: [measure(data, limits) for data in contents])
     scans = [await _scan(scanner, data, on_scanner_down) for data in contents]
-    answer = await quarantine.claim_case_number(
-        case.source_platform,
-        case.case_number,
-        case.revision,
-        applicant_id_number=case.applicant.id_number,
-        item_code=case.item_code,
-        fingerprint=case_fingerprint(case, captured.files),
-    )
     evidence = CaseEvidence(
         case=case,
         files=[
@@ -79,9 +72,23 @@ async def validate_case(
             for f, m, s in zip(captured.files, measured, scans, strict=True)
         ],
         captured_at=captured.captured_at,
-        case_number=CaseNumberClaim(answer.conflict, answer.details),
+        case_number=CaseNumberClaim(None),
     )
     results, failed = verdict(evidence, item_rules)
+    # Only a revision that passes binds its case number (docs/validation.md, "What binds a case number"):
+    # the claim is made once the other checks are known, and a conflict it finds is judged in turn.
+    answer = await quarantine.claim_case_number(
+        case.source_platform,
+        case.case_number,
+        case.revision,
+        applicant_id_number=case.applicant.id_number,
+        item_code=case.item_code,
+        fingerprint=case_fingerprint(case, captured.files),
+        binds=not failed,
+    )
+    if answer.conflict is not None:
+        evidence = replace(evidence, case_number=CaseNumberClaim(answer.conflict, answer.details))
+        results, failed = verdict(evidence, item_rules)
     if failed:
         rejected = RejectedCase(
             case=case.identity(),

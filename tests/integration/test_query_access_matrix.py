@@ -106,6 +106,7 @@ def _fill(endpoint: str, world: QueryWorld, level: str, resolvable: dict[str, st
     # file 2 of sample_record is a real PDF (a preview renders it); file 1 is random bytes
     seq = "2" if path.endswith("/preview") else "1"
     path = path.replace("{case_key:path}", world.case_key(level)).replace("{seq:int}", seq)
+    path = path.replace("{case_number}", world.case_key(level).split("/")[1])
     assets = {"/docs/": "swagger-ui.css", "/dashboard/": "dashboard.js", "/pages/": "pages.css"}
     path = path.replace("{name}", next((v for k, v in assets.items() if path.startswith(k)), "?"))
     return method, path, body

@@ -722,3 +722,176 @@ async def test_the_audit_log_is_paged_and_verified_for_auditors_only(world):
     async with world.client(world.keys["operator"]) as client:
         denied = await client.get("/api/v1/audit/verify")
     assert denied.status_code == 403 and "lacks permission audit.read" in denied.json()["detail"]
+
+
+# --- rectification: corrections of archived cases, a case's status, overdue rectifications (issue 15) ------
+
+
+async def test_a_correction_of_an_archived_case_supersedes_it_in_search_and_the_record_shows_the_chain(world):
+    first = sample_record("QAPI-CORR-001", title="更正前的许可")
+    second = first.model_copy(update={"revision": 2, "case_title": "更正后的许可"})
+    archived_first = await archive_record(world.settings, world.store, world.index, first, sharing="01")
+    archived_second = await archive_record(world.settings, world.store, world.index, second, sharing="01")
+    assert archived_first["data"]["supersedes"] is None
+    assert archived_second["data"]["supersedes"]["case_key"] == first.case_key
+    async with world.client(world.keys["operator"]) as client:
+        newest = (await client.get("/api/v1/records", params={"q": "更正"})).json()
+        every = (await client.get("/api/v1/records", params={"q": "更正", "revisions": "all"})).json()
+        detail = (await client.get(f"/api/v1/records/{first.case_key}")).json()
+    assert [r["case_key"] for r in newest["items"]] == [second.case_key]
+    assert {r["case_key"] for r in every["items"]} == {first.case_key, second.case_key}
+    assert detail["superseded_by_revision"] == 2
+    assert [(r["revision"], r["superseded_by_revision"]) for r in detail["revisions"]] == [(1, 2), (2, None)]
+    assert detail["archival_code"] != archived_second["data"]["classification"]["archival_code"]
+
+
+def _rejected_event(case_key: str, code: str) -> Any:
+    from contracts.v1 import CaseIdentity, RejectedCase, RejectedEvent, RejectionStage
+
+    platform, number, revision = case_key.split("/")
+    failure = CheckResult(
+        code=code, property=Property.INTEGRITY, outcome=Outcome.FAIL, reason_zh="缺少结果文件", reason_en="no result"
+    )
+    return RejectedEvent(
+        id=f"rejected-{case_key}",
+        source="urn:approval-archive:validation",
+        type=topics.REJECTED,
+        time=datetime.now(UTC),
+        subject=case_key,
+        correlationid=case_key,
+        data=RejectedCase(
+            case=CaseIdentity(source_platform=platform, case_number=number, revision=int(revision[1:])),
+            stage=RejectionStage.VALIDATION,
+            failures=[failure],
+            rejected_at=datetime.now(UTC),
+        ),
+    )
+
+
+async def test_a_platform_sees_each_state_of_its_cases_and_another_platforms_case_is_404(world):
+    from types import SimpleNamespace
+
+    from contracts.v1 import ArchivedEvent, DeadLetter, DeadLetterEvent
+    from services.common.adapters.case_progress import PgCaseProgress
+    from services.common.runner import Outbound
+
+    journal = PgCaseProgress(world.index.pool)
+    archived_key = world.case_key("org")
+    number = archived_key.split("/")[1]
+    await journal.started("capture", topics.APPROVAL_COMPLETED, SimpleNamespace(subject=archived_key, id="evt-1"))  # type: ignore[arg-type]
+    archived = ArchivedEvent.model_validate(world.archived["org"])
+    await journal.handled("storage", topics.CLASSIFIED, archived, [Outbound(topics.ARCHIVED, archived)])
+    await journal.handled("storage", topics.CLASSIFIED, archived, [Outbound(topics.ARCHIVED, archived)])  # again
+    # revision 2 of the same number: rejected; revision 3: dead-lettered; revision 4: waiting for a person
+    rejected_key = f"{PLATFORM}/{number}/r2"
+    await journal.handled(
+        "validation",
+        topics.CAPTURED,
+        archived,
+        [Outbound(topics.REJECTED, _rejected_event(rejected_key, "INTEG-MATERIALS"))],
+    )
+    dead_key = f"{PLATFORM}/{number}/r3"
+    letter = DeadLetterEvent(
+        id="dlq:x:0:1",
+        source="urn:approval-archive:storage",
+        type=topics.DEAD_LETTER,
+        time=datetime.now(UTC),
+        subject=dead_key,
+        correlationid=dead_key,
+        data=DeadLetter(
+            service="storage",
+            origin_topic="archive.classified.v1",
+            origin_partition=0,
+            origin_offset=1,
+            origin_key=dead_key,
+            error_type="FixityMismatch",
+            reason="staged file no longer matches its captured SHA-256",
+            payload_base64="",
+            failed_at=datetime.now(UTC),
+        ),
+    )
+    await journal.dead_lettered(letter)
+    review_key = f"{PLATFORM}/{number}/r4"
+    await journal.started("capture", topics.APPROVAL_COMPLETED, SimpleNamespace(subject=review_key, id="evt-4"))  # type: ignore[arg-type]
+    await world.sql(
+        """INSERT INTO classification_reviews (case_key, status, reason, schedule_version, source_platform, item_code,
+           item_name, case_title, validated_event) VALUES ($1, 'waiting', 'no rule matches', '2026.1', $2, 'X', 'X',
+           'X', '{}')""",
+        review_key,
+        PLATFORM,
+    )
+    async with world.client(world.keys["platform"]) as client:
+        answer = await client.get(f"/api/v1/platform/cases/{number}")
+        elsewhere = await client.get(f"/api/v1/platform/cases/{number}", params={"platform": OTHER_PLATFORM})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    states = {r["revision"]: r["state"] for r in body["revisions"]}
+    assert states == {1: "archived", 2: "rejected", 3: "dead_lettered", 4: "waiting_for_review"}
+    first, second, third, fourth = body["revisions"]
+    assert [s["state"] for s in first["steps"]] == ["received", "archived"]
+    assert (
+        first["steps"][-1]["archival_code"]
+        == first["record"]["archival_code"]
+        == world.archived["org"]["data"]["classification"]["archival_code"]
+    )
+    assert len(first["record"]["package_sha256"]) == 64
+    [reason] = second["steps"][0]["reasons"]
+    assert (reason["code"], reason["reason_zh"], reason["reason_en"]) == (
+        "INTEG-MATERIALS",
+        "缺少结果文件",
+        "no result",
+    )
+    assert third["steps"][0]["error_type"] == "FixityMismatch" and "SHA-256" in third["steps"][0]["reason"]
+    assert fourth["review"]["status"] == "waiting" and fourth["review"]["reason"] == "no rule matches"
+    assert elsewhere.status_code == 404
+
+    other_case = await open_quarantine_entry(world.settings, "QAPI-OTHER-001", platform=OTHER_PLATFORM)
+    async with world.client(world.keys["platform"]) as client:
+        theirs = await client.get("/api/v1/platform/cases/QAPI-OTHER-001")
+        nobody = await client.get("/api/v1/platform/cases/QAPI-NEVER-SENT")
+    assert theirs.status_code == nobody.status_code == 404
+    assert theirs.json()["detail"].startswith("no case QAPI-OTHER-001")
+    async with world.client(world.keys["operator"]) as client:  # operators see any platform's case
+        seen = await client.get("/api/v1/platform/cases/QAPI-OTHER-001")
+    assert seen.status_code == 200 and seen.json()["revisions"][0]["case_key"] == other_case
+    assert seen.json()["revisions"][0]["state"] == "rejected"
+
+
+async def test_overdue_rectifications_are_listed_per_platform_and_department_by_the_clock_given(world, capsys):
+    from archivectl.commands.validation import overdue
+    from services.query.adapters.query_store import PgQueryStore, QueueScope
+
+    waiting = await open_quarantine_entry(world.settings, "QAPI-LATE-001")
+    answered = await open_quarantine_entry(world.settings, "QAPI-LATE-002")
+    await world.sql(
+        """INSERT INTO case_progress (case_key, source_platform, case_number, revision, state, service)
+           VALUES ($1, $2, 'QAPI-LATE-002', 2, 'received', 'capture')""",
+        answered.replace("/r1", "/r2"),
+        PLATFORM,
+    )
+    queries = PgQueryStore(world.index.pool)
+    now = datetime.now(UTC)
+    scope = QueueScope()
+    late = {
+        r["case_key"] for r in await queries.overdue_rectifications(now=now + timedelta(days=16), days=15, scope=scope)
+    }
+    early = {
+        r["case_key"] for r in await queries.overdue_rectifications(now=now + timedelta(days=14), days=15, scope=scope)
+    }
+    assert waiting in late and answered not in late  # a resubmission was received: not overdue
+    assert waiting not in early
+    assert await overdue(world.settings, 15, PLATFORM, now=now + timedelta(days=16)) == 0  # archivectl
+    printed = capsys.readouterr().out
+    assert waiting in printed and answered not in printed and "more than 15 days" in printed
+
+    await world.sql("UPDATE quarantine SET opened_at = now() - interval '20 days' WHERE case_key = $1", waiting)
+    async with world.client(world.keys["operator"]) as client:
+        listed = (await client.get("/api/v1/quarantine/overdue")).json()
+        longer = (await client.get("/api/v1/quarantine/overdue", params={"days": 30})).json()
+    async with world.client(world.keys["supervision"]) as client:
+        denied = await client.get("/api/v1/quarantine/overdue")
+    assert listed["days"] == 15 and waiting in {i["case_key"] for i in listed["items"]}
+    group = next(g for g in listed["by_platform_department"] if g["source_platform"] == PLATFORM)
+    assert group["department_code"] == "SCJG" and group["cases"] >= 1 and group["oldest_days_open"] >= 20
+    assert waiting not in {i["case_key"] for i in longer["items"]}
+    assert denied.status_code == 403

@@ -3,6 +3,8 @@ an unreachable clamd is a transient fault) and the quarantine / case-number tabl
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from samples.defects import eicar
@@ -38,24 +40,58 @@ async def test_an_unreachable_clamd_is_a_transient_fault():
     assert is_transient(caught.value)
 
 
+async def test_only_a_revision_that_passed_binds_its_case_number_even_when_claimed_at_once(prepared):
+    q = await PgQuarantine.connect(prepared)
+    try:
+        number = "QTEST-BIND"
+        rejected = await q.claim_case_number(
+            "transport", number, 1, applicant_id_number="WRONG", item_code="I", fingerprint="r1", binds=False
+        )
+        assert rejected.conflict is None
+        fixed = await q.claim_case_number(
+            "transport", number, 2, applicant_id_number="RIGHT", item_code="I", fingerprint="r2", binds=True
+        )
+        assert fixed.conflict is None, "a rejected revision binds nothing: its correction may change the applicant"
+        # eight revisions of another number, another applicant each, claimed at the same moment: one binds
+        racing = await asyncio.gather(
+            *(
+                q.claim_case_number(
+                    "transport",
+                    "QTEST-RACE",
+                    n,
+                    applicant_id_number=f"P{n}",
+                    item_code="I",
+                    fingerprint=f"x{n}",
+                    binds=True,
+                )
+                for n in range(1, 9)
+            )
+        )
+        assert sum(a.conflict is None for a in racing) == 1
+        binding = await q.pool.fetch("SELECT revision FROM case_numbers WHERE case_number='QTEST-RACE' AND binds")
+        assert len(binding) == 1
+    finally:
+        await q.close()
+
+
 async def test_quarantine_entries_open_close_and_keep_history(prepared):
     q = await PgQuarantine.connect(prepared)
     try:
         number = "QTEST-0001"
         answer = await q.claim_case_number(
-            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f1"
+            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f1", binds=True
         )
         assert answer.conflict is None
         again = await q.claim_case_number(
-            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f1"
+            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f1", binds=True
         )
         assert again.conflict is None, "a redelivery is no conflict"
         changed = await q.claim_case_number(
-            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f2"
+            "transport", number, 1, applicant_id_number="A", item_code="I", fingerprint="f2", binds=True
         )
         assert changed.conflict == "revision"
         other = await q.claim_case_number(
-            "transport", number, 2, applicant_id_number="B", item_code="I", fingerprint="g"
+            "transport", number, 2, applicant_id_number="B", item_code="I", fingerprint="g", binds=True
         )
         assert other.conflict == "other_case"
 

@@ -10,7 +10,7 @@ from samples.dialects import render
 from samples.generator import generate_cases
 from services.capture.authentication import Verdict, sign, verify
 from tests.factories import PLATFORM_SECRET, completed_event, material, platform_event, record
-from tests.fakes import InMemoryObjectStore, capture_step
+from tests.fakes import InMemoryObjectStore, InMemoryQuarantine, capture_step
 
 pytestmark = pytest.mark.unit
 
@@ -99,3 +99,34 @@ async def test_url_materials_are_fetched_and_unreachable_or_oversized_ones_rejec
     [out] = await capture(platform_event(completed_event(record(materials=materials))))
     assert _codes(out) == ["CAP-FETCH-UNREACHABLE", "CAP-FETCH-TOO-LARGE"]
     assert "HTTP 404" in out.event.data.failures[0].reason_en
+
+
+async def test_a_rejected_case_of_an_authenticated_platform_is_quarantined_an_unattributed_event_is_not():
+    quarantine = InMemoryQuarantine()
+    capture = await capture_step(InMemoryObjectStore(), quarantine=quarantine)
+    first = platform_event(completed_event(record(), event_id="evt-q"))
+    reused = platform_event(completed_event(record(case_number="SCJG-2026-000778"), event_id="evt-q"))
+    forged = platform_event(completed_event(record(case_number="SCJG-2026-000779")), secret="not-the-secret")
+    await capture(first)
+    [out] = await capture(reused)
+    await capture(forged)
+    entries = quarantine.entries
+    assert list(entries) == [out.event.subject]
+    assert (entries[out.event.subject]["stage"], entries[out.event.subject]["status"]) == ("capture", "open")
+    assert entries[out.event.subject]["failures"][0]["code"] == "AUTH-EVENT-ID-REUSED"
+
+
+def test_every_rejection_code_capture_raises_is_declared_in_one_place():
+    """tests/e2e/test_rectification.py proves a way out for each declared code; a code raised but not
+    declared would escape it."""
+    import re
+    from pathlib import Path
+
+    import services.capture as capture_package
+    from services.capture.domain import CASE_REJECTIONS, REJECTION_CODES, UNATTRIBUTED_REJECTIONS
+
+    raised = set()
+    for path in Path(capture_package.__file__).parent.rglob("*.py"):
+        raised |= set(re.findall(r'"((?:CAP|AUTH)-[A-Z0-9-]+)"', path.read_text(encoding="utf-8")))
+    assert raised == set(REJECTION_CODES)
+    assert not set(CASE_REJECTIONS) & set(UNATTRIBUTED_REJECTIONS)

@@ -119,6 +119,52 @@ async def test_a_rejected_case_is_quarantined_and_its_corrected_revision_closes_
     assert (entry["status"], entry["closed_by_revision"]) == ("closed", 2)
 
 
+async def test_a_revision_rejected_for_its_applicant_id_binds_nothing_and_its_correction_passes(corpus):
+    """Before: every registered revision bound the case number, so the corrected ID number of revision 2
+    was "held by revision 1" (AUTH-CASE-NUMBER) and the case could never be archived."""
+    from samples.defects import corrected
+
+    quarantine = InMemoryQuarantine()
+    bad = corpus["bad-uscc"].record
+    first = await _run(bad, quarantine=quarantine)
+    assert [f.code for f in first.event.data.failures] == ["AUTH-META-USCC"]
+    fixed = corrected(bad, corpus["valid-organisation"].record)
+    assert fixed.applicant.id_number != bad.applicant.id_number
+    second = await _run(fixed, quarantine=quarantine)
+    assert second.topic == topics.VALIDATED, [f.code for f in getattr(second.event.data, "failures", [])]
+    assert quarantine.entries[bad.case_key]["status"] == "closed"
+
+
+async def test_a_revision_that_passed_binds_its_number_and_a_later_one_may_not_change_the_applicant(corpus):
+    from samples.defects import corrected
+
+    quarantine = InMemoryQuarantine()
+    held = corpus["valid-organisation"].record
+    assert (await _run(held, quarantine=quarantine)).topic == topics.VALIDATED
+    other = corrected(held, corpus["valid-person"].record).model_copy(update={"case_title": held.case_title})
+    refused = await _run(other, quarantine=quarantine)
+    [failure] = refused.event.data.failures
+    assert (failure.code, failure.details["held_by_revision"]) == ("AUTH-CASE-NUMBER", "1")
+    # the refused revision bound nothing: revision 3, back to the bound applicant, passes
+    third = corrected(other, held)
+    assert (await _run(third, quarantine=quarantine)).topic == topics.VALIDATED
+
+
+async def test_two_revisions_with_different_applicants_cannot_both_bind_the_number(corpus):
+    """The race: revision 1 validated and still on its way to storage when revision 2 arrives."""
+    from services.validation.domain import decide_case_number
+
+    rows = [
+        {"revision": 1, "applicant_id_number": "A", "item_code": "I", "fingerprint": "f1", "binds": True},
+        {"revision": 2, "applicant_id_number": "B", "item_code": "I", "fingerprint": "f2", "binds": False},
+    ]
+    assert decide_case_number(rows, 2, "B", "I", "f2").conflict == "other_case"
+    assert decide_case_number(rows, 1, "A", "I", "f1").conflict is None
+    released = [{**rows[0], "binds": False}, rows[1]]
+    assert decide_case_number(released, 2, "B", "I", "f2").conflict is None
+    assert decide_case_number(rows, 1, "A", "I", "changed").conflict == "revision"
+
+
 async def test_the_staged_copy_changing_after_capture_is_the_archives_alarm(corpus):
     store = InMemoryObjectStore()
     record = corpus["valid-organisation"].record

@@ -303,6 +303,10 @@ class FakeQueries:
         self._call("queues", departments)
         return {"quarantine_open": 0, "quarantine_oldest": [], "reviews_waiting": 0, "reviews_oldest": []}
 
+    async def overdue(self, now, days, departments):  # type: ignore[no-untyped-def]
+        self._call("overdue", departments)
+        return []
+
 
 class FakeLag:
     def __init__(self, down: bool = False) -> None:
@@ -349,7 +353,7 @@ async def test_pollers_share_one_query_per_part_while_it_is_fresh_and_a_failure_
     queries, lag = FakeQueries(), FakeLag()
     dashboard = _dashboard(queries, lag)
     await asyncio.gather(*(dashboard.snapshot() for _ in range(5)))
-    assert sorted(name for name, _ in queries.calls) == ["fixity", "queues", "rejects", "throughput"]
+    assert sorted(name for name, _ in queries.calls) == ["fixity", "overdue", "queues", "rejects", "throughput"]
     assert lag.calls == 1
 
     queries.failing = {"throughput"}
@@ -403,3 +407,20 @@ async def test_the_number_of_queue_rows_asked_for_reaches_the_query_and_is_cache
     await dashboard.snapshot(queue_rows=100)
     await dashboard.snapshot(queue_rows=100)
     assert queries.rows == [10, 100]
+
+
+def test_overdue_rectifications_are_counted_per_platform_and_department_longest_waiting_first():
+    from services.query.dashboard_data import overdue_part
+
+    rows = [
+        {"source_platform": "transport", "department_code": "JT01", "department_name": "交通局", "days_open": 16},
+        {"source_platform": "transport", "department_code": "JT01", "department_name": "交通局", "days_open": 40},
+        {"source_platform": "market-regulation", "department_code": "SC01", "department_name": None, "days_open": 20},
+    ]
+    part = overdue_part(rows, 15)
+    assert (part["ok"], part["days"], part["cases"]) == (True, 15, 3)
+    assert [(g["source_platform"], g["cases"], g["oldest_days_open"]) for g in part["by_platform_department"]] == [
+        ("transport", 2, 40),
+        ("market-regulation", 1, 20),
+    ]
+    assert overdue_part([], 15)["by_platform_department"] == []

@@ -156,3 +156,21 @@ def test_archival_code_follows_da_t_22():
 )
 def test_file_names_are_neutralised(name, expected):
     assert neutralise_file_name(name) == expected
+
+
+def test_the_progress_journal_reads_case_keys_and_keeps_what_a_platform_needs_of_each_state():
+    from services.common.adapters.case_progress import case_of_subject, details_of
+
+    assert case_of_subject("market-regulation/SCJG/2026/7/r12") == ("market-regulation", "SCJG/2026/7", 12)
+    assert case_of_subject("dlq:topic:0:1") is None and case_of_subject(None) is None
+    failure = {"code": "AUTH-META-USCC", "reason_zh": "错", "reason_en": "wrong", "file_name": None, "details": {}}
+    assert details_of(topics.REJECTED, {"stage": "validation", "failures": [failure]}) == {
+        "stage": "validation",
+        "reasons": [{"code": "AUTH-META-USCC", "reason_zh": "错", "reason_en": "wrong", "file_name": None}],
+    }
+    archived = {
+        "classification": {"archival_code": "Z109-XK·2026-D30-SCJG-0001"},
+        "package": {"manifest_sha256": "ab" * 32, "key": "k.tar"},
+        "supersedes": None,
+    }
+    assert details_of(topics.ARCHIVED, archived)["archival_code"] == "Z109-XK·2026-D30-SCJG-0001"

@@ -12,12 +12,14 @@ import pytest
 
 from services.capture.adapters.file_fetcher import HttpFileFetcher
 from services.capture.adapters.platform_registry import PgPlatformRegistry
-from services.capture.ports import FileFetcher, PlatformRegistry
+from services.capture.ports import FileFetcher, PlatformRegistry, QuarantineEntries
 from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.ports import ClassificationStore, ReviewStore, ScheduleVersions
+from services.common.adapters.case_progress import PgCaseProgress
 from services.common.adapters.object_store import MinioObjectStore, ObjectStore
+from services.common.adapters.quarantine_entries import PgQuarantineEntries
 from services.common.producer import KafkaPublisher
-from services.common.runner import Publisher
+from services.common.runner import ProgressJournal, Publisher
 from services.common.stream_app import FaustPublisher
 from services.storage.adapters.index import PgIndex
 from services.storage.ports import AuditIndex, RecordIndex, ScheduledAuditIndex, StorageIndex
@@ -34,6 +36,8 @@ WIRED: list[tuple[type, type]] = [
     (HttpFileFetcher, FileFetcher),
     (ClamdClient, VirusScanner),
     (PgQuarantine, Quarantine),
+    (PgQuarantineEntries, QuarantineEntries),
+    (PgCaseProgress, ProgressJournal),
     (PgClassificationStore, ClassificationStore),
     (PgClassificationStore, ScheduleVersions),
     (PgClassificationStore, ReviewStore),
@@ -50,6 +54,7 @@ WIRED: list[tuple[type, type]] = [
     (fakes.MappingFetcher, FileFetcher),
     (fakes.FakeVirusScanner, VirusScanner),
     (fakes.InMemoryQuarantine, Quarantine),
+    (fakes.InMemoryQuarantine, QuarantineEntries),
     (fakes.InMemoryClassificationStore, ClassificationStore),
     (fakes.InMemoryIndex, RecordIndex),
     (fakes.RecordingPublisher, Publisher),

@@ -137,3 +137,75 @@ async def test_outputs_are_keyed_by_case_so_a_case_stays_on_one_partition():
 
     await _runner(step, publisher).handle(_message(event.model_dump_json().encode()))
     assert publisher.sent[0][1] == event.data.case_key.encode()
+
+
+class RecordingJournal:
+    """The runner's progress hook, recording what it was told; `broken`: every write fails."""
+
+    def __init__(self, broken: Exception | None = None) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.broken = broken
+        self.attempts = 0
+
+    async def _write(self, *call: str) -> None:
+        self.attempts += 1
+        if self.broken is not None:
+            raise self.broken
+        self.calls.append(call)
+
+    async def started(self, service, input_topic, event):  # type: ignore[no-untyped-def]
+        await self._write("started", service, input_topic, event.subject)
+
+    async def handled(self, service, input_topic, event, outputs):  # type: ignore[no-untyped-def]
+        await self._write("handled", service, input_topic, *(o.topic for o in outputs))
+
+    async def dead_lettered(self, letter):  # type: ignore[no-untyped-def]
+        await self._write("dead_lettered", letter.data.service, letter.data.error_type, letter.subject)
+
+
+def _journaled(step, publisher, journal):  # type: ignore[no-untyped-def]
+    runner = _runner(step, publisher)
+    runner.progress = journal
+    return runner
+
+
+async def test_the_progress_journal_hears_of_each_case_after_its_outputs_and_of_its_dead_letters():
+    event = completed_event()
+    journal = RecordingJournal()
+
+    async def step(e):  # type: ignore[no-untyped-def]
+        return [Outbound(topics.CAPTURED, e)]
+
+    publisher = RecordingPublisher()
+    await _journaled(step, publisher, journal).handle(_message(event.model_dump_json().encode()))
+    assert journal.calls == [
+        ("started", "test", topics.APPROVAL_COMPLETED, event.subject),
+        ("handled", "test", topics.APPROVAL_COMPLETED, topics.CAPTURED),
+    ]
+    journal.calls.clear()
+    await _journaled(_never_called, publisher, journal).handle(_message(b"not json"))
+    assert journal.calls == [("dead_lettered", "test", "NotJson", "case-key")]
+
+
+async def test_a_journal_that_fails_for_good_does_not_dead_letter_a_handled_case_and_a_transient_fault_is_retried():
+    event = completed_event()
+
+    async def step(e):  # type: ignore[no-untyped-def]
+        return [Outbound(topics.CAPTURED, e)]
+
+    publisher = RecordingPublisher()
+    broken = RecordingJournal(broken=ValueError("a bug in the journal"))
+    await _journaled(step, publisher, broken).handle(_message(event.model_dump_json().encode()))
+    assert [t for t, _, _ in publisher.sent] == [topics.CAPTURED]  # no dead letter
+    assert broken.attempts == 2  # started and handled, each tried once
+
+    class Flaky(RecordingJournal):
+        async def _write(self, *call: str) -> None:
+            self.attempts += 1
+            if self.attempts < 3:
+                raise ConnectionRefusedError("postgres restarting")
+            self.calls.append(call)
+
+    flaky = Flaky()
+    await _journaled(step, RecordingPublisher(), flaky).handle(_message(event.model_dump_json().encode()))
+    assert [c[0] for c in flaky.calls] == ["started", "handled"]

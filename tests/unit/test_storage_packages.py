@@ -281,3 +281,29 @@ def test_the_rebuild_indexes_the_version_the_archive_wrote_and_reports_later_one
     )
     assert {k: v.version_id for k, v in chosen.items()} == {key: "archived", "p/c-2/r1/p_c-2_r1.tar": "only"}
     assert skipped == ["p/c-3/r1/bagit.txt"] and shadowed == [key]
+
+
+async def test_a_correction_of_an_archived_case_is_a_package_of_its_own_naming_what_it_supersedes():
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    first = await _store(store, index, await _classified(store))
+    event = await _classified(store)
+    data = event.data
+    case = data.case.model_copy(update={"revision": 2})
+    classification = data.classification.model_copy(
+        update={"item_number": 2, "archival_code": data.classification.archival_code[:-4] + "0002"}
+    )
+    second_event = event.model_copy(
+        update={
+            "id": "classified-2",
+            "subject": case.case_key,
+            "data": data.model_copy(update={"case": case, "classification": classification}),
+        }
+    )
+    second = await _store(store, index, second_event)
+    assert first.data.supersedes is None
+    assert second.data.supersedes is not None
+    assert (second.data.supersedes.case_key, second.data.supersedes.revision) == (first.subject, 1)
+    assert second.data.supersedes.archival_code == first.data.classification.archival_code
+    assert second.data.package.key != first.data.package.key
+    tags = bag.read_package(store.buckets["archive"][second.data.package.key][0]).tag_files
+    assert first.subject in tags[domain.RECORD_TAG_FILE].decode()  # the package says it too

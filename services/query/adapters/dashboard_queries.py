@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 
+from services.query.adapters.query_store import PgQueryStore, QueueScope
+
 # Every query takes the department filter as $1 (text[] or NULL).
 _RECORD_SCOPE = "($1::text[] IS NULL OR r.department_code = ANY($1::text[]))"
 _QUARANTINE_SCOPE = "($1::text[] IS NULL OR q.department_code = ANY($1::text[]))"
@@ -154,6 +156,11 @@ class PgDashboardQueries:
             "reviews_waiting": waiting,
             "reviews_oldest": [dict(r) for r in reviews],
         }
+
+    async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]:
+        """Overdue rectifications, as the API lists them (one query, in PgQueryStore)."""
+        scope = QueueScope(platform_id=None, departments=frozenset(departments or ()))
+        return await PgQueryStore(self.pool).overdue_rectifications(now=now, days=days, scope=scope)
 
 
 def _scope(departments: Sequence[str] | None) -> list[str] | None:

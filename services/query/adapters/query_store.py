@@ -8,6 +8,7 @@ is checked by the route with services.query.access.in_scope, which says the same
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ RECORD_COLUMNS = (
     "accepted_at, completed_at, result, certificate_number, archival_code, category_code, class_code, retention, "
     "security_level, sharing_level, rule_id, schedule_version, package_bucket, package_prefix, manifest_sha256, "
     "file_count, total_bytes, correlation_id, archived_at, archived_event, package_key, package_version_id, "
-    "package_sha256, package_size, retain_until, legal_hold"
+    "package_sha256, package_size, retain_until, legal_hold, superseded_by_revision"
 )
 FILE_COLUMNS = (
     "seq, stage, material_name, file_name, original_file_name, media_type, size, sha256, sm3, path_in_package, "
@@ -78,6 +79,10 @@ class RecordScope:
 class ResolveOutcome:
     entry: dict[str, Any] | None  # the resolved entry, or the entry as it stands when refused
     refused: str | None = None  # why it could not be resolved (409)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _review_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -140,6 +145,107 @@ class PgQueryStore:
 
     async def record_fixity_check(self, row: FixityCheckRow) -> None:
         await record_fixity_check(self.pool, row)
+
+    async def archived_revisions(self, platform: str, case_number: str) -> list[dict[str, Any]]:
+        """Every archived revision of a case number, oldest first: the chain of corrections."""
+        rows = await self.pool.fetch(
+            """SELECT case_key, revision, archival_code, archived_at, package_sha256, superseded_by_revision
+               FROM records WHERE source_platform=$1 AND case_number=$2 ORDER BY revision""",
+            platform,
+            case_number,
+        )
+        return [dict(r) for r in rows]
+
+    # --- a case's status, for its platform ----------------------------------------------------------
+
+    async def case_status(self, platform: str, case_number: str) -> list[dict[str, Any]]:
+        """Every revision of a platform's case number that the archive has heard of, oldest first, each
+        with its steps (the progress journal), its quarantine entry, its review and its archived record."""
+        progress, quarantined, reviews, records = await asyncio.gather(
+            self.pool.fetch(
+                """SELECT revision, case_key, state, service, event_id, details, at FROM case_progress
+                   WHERE source_platform=$1 AND case_number=$2 ORDER BY revision, at""",
+                platform,
+                case_number,
+            ),
+            self.pool.fetch(
+                """SELECT revision, case_key, stage, status, opened_at, closed_at, closed_by_revision, failures,
+                          department_code, resolution FROM quarantine
+                   WHERE source_platform=$1 AND case_number=$2""",
+                platform,
+                case_number,
+            ),
+            self.pool.fetch(
+                """SELECT case_key, status, reason, queued_at, decided_at FROM classification_reviews
+                   WHERE source_platform=$1 AND case_key LIKE $2""",
+                platform,
+                f"{platform}/{_like_escape(case_number)}/r%",
+            ),
+            self.pool.fetch(
+                """SELECT revision, case_key, archival_code, archived_at, package_sha256, package_key,
+                          superseded_by_revision, department_code FROM records
+                   WHERE source_platform=$1 AND case_number=$2""",
+                platform,
+                case_number,
+            ),
+        )
+        revisions: dict[int, dict[str, Any]] = {}
+
+        def revision(number: int, case_key: str) -> dict[str, Any]:
+            return revisions.setdefault(
+                number, {"revision": number, "case_key": case_key, "steps": [], "quarantine": None, "review": None}
+            )
+
+        for r in progress:
+            details = json.loads(r["details"]) if isinstance(r["details"], str) else r["details"]
+            revision(r["revision"], r["case_key"])["steps"].append(
+                {"state": r["state"], "at": r["at"], "service": r["service"], "event_id": r["event_id"], **details}
+            )
+        for r in quarantined:
+            entry = _quarantine_json(r)
+            revision(entry.pop("revision"), entry.pop("case_key"))["quarantine"] = entry
+        for r in reviews:
+            number = int(r["case_key"].rsplit("/r", 1)[1])
+            revision(number, r["case_key"])["review"] = {
+                k: r[k] for k in ("status", "reason", "queued_at", "decided_at")
+            }
+        for r in records:
+            revision(r["revision"], r["case_key"])["record"] = {
+                k: r[k]
+                for k in ("archival_code", "archived_at", "package_sha256", "package_key", "superseded_by_revision")
+            } | {"department_code": r["department_code"]}
+        return [revisions[n] for n in sorted(revisions)]
+
+    async def platforms_of_case_number(self, case_number: str) -> list[str]:
+        """The platforms that have sent a case under this number (an operator may not name the platform)."""
+        rows = await self.pool.fetch(
+            """SELECT source_platform FROM case_progress WHERE case_number=$1
+               UNION SELECT source_platform FROM quarantine WHERE case_number=$1
+               UNION SELECT source_platform FROM records WHERE case_number=$1 ORDER BY 1""",
+            case_number,
+        )
+        return [r["source_platform"] for r in rows]
+
+    async def overdue_rectifications(self, *, now: datetime, days: int, scope: QueueScope) -> list[dict[str, Any]]:
+        """Rejected case revisions with no resubmission for more than `days` days at `now`: open quarantine
+        entries of which no later revision was ever received, counted per platform and department, with the
+        cases themselves (oldest first). `now` is a parameter so that tests and reports choose the clock."""
+        args: list[Any] = [now, days]
+        clauses = self._queue_scope_sql(scope, args, "q.department_code", "q.source_platform")
+        rows = await self.pool.fetch(
+            f"""SELECT q.source_platform, coalesce(q.department_code, '(unknown)') AS department_code,
+                       q.department_name, q.case_key, q.case_number, q.revision, q.case_title, q.stage,
+                       q.opened_at, q.failures,
+                       floor(extract(epoch FROM ($1::timestamptz - q.opened_at)) / 86400)::int AS days_open
+                FROM quarantine q
+                WHERE q.status = 'open' AND q.opened_at < $1::timestamptz - make_interval(days => $2::int)
+                  AND NOT EXISTS (SELECT 1 FROM case_progress p WHERE p.source_platform = q.source_platform
+                                  AND p.case_number = q.case_number AND p.revision > q.revision)
+                  {"".join(" AND " + c for c in clauses)}
+                ORDER BY q.opened_at, q.case_key""",
+            *args,
+        )
+        return [_quarantine_json(r) for r in rows]
 
     # --- quarantine ----------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from services.classification.review import (
 from services.query.access import Caller, Permission
 from services.query.adapters.query_store import BadQueueCursor, PgQueryStore, QueueScope
 from services.query.auth import note, require
+from services.query.dashboard_data import overdue_summary
 from services.query.routes.present import jsonable
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,19 @@ async def quarantine(
     except BadQueueCursor as exc:
         raise HTTPException(400, f"{exc}; start again without a cursor") from exc
     return {"items": [jsonable(i) for i in items], "next_cursor": next_cursor}
+
+
+@router.get("/quarantine/overdue", summary="Overdue rectifications: rejected cases nobody resubmitted in time")
+async def overdue(
+    request: Request,
+    caller: Annotated[Caller, Depends(require(Permission.QUEUES_READ))],
+    days: Annotated[int | None, Query(ge=1, description="Overdue after this many days (default: the setting)")] = None,
+) -> dict[str, Any]:
+    queries: PgQueryStore = request.app.state.queries
+    days = days or request.app.state.settings.rectification_overdue_days
+    now = request.app.state.clock()
+    items = await queries.overdue_rectifications(now=now, days=days, scope=queue_scope(caller))
+    return jsonable({"days": days, "as_of": now, "by_platform_department": overdue_summary(items), "items": items})
 
 
 class Resolution(BaseModel):

@@ -10,7 +10,7 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -37,6 +37,10 @@ def search_filters(
     completed_to: Annotated[date | None, Query(alias="to", description="Completed on or before (date)")] = None,
     retention: Annotated[str | None, Query(description="Y, D30 or D10")] = None,
     category: Annotated[str | None, Query(description="Category code, e.g. XK")] = None,
+    revisions: Annotated[
+        Literal["newest", "all"],
+        Query(description="newest (default): a corrected case shows its newest archived revision; all: every one"),
+    ] = "newest",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> SearchFilters:
@@ -50,6 +54,7 @@ def search_filters(
         completed_to=completed_to,
         retention=retention,
         category_code=category,
+        all_revisions=revisions == "all",
         limit=limit,
         cursor=cursor,
     )
@@ -217,5 +222,11 @@ async def record_detail(
         },
         "preservation_events": [jsonable(e) for e in events],
         "fixity_checks": [jsonable(f) for f in fixity],
+        # Every archived revision of the case number, oldest first: a correction supersedes the one before.
+        "revisions": [
+            jsonable(r) for r in await queries.archived_revisions(record["source_platform"], record["case_number"])
+        ],
+        "supersedes": archived.get("supersedes"),
+        "superseded_by_revision": record.get("superseded_by_revision"),
     }
     return hide_id(body, id_number, shown_id)

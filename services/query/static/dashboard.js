@@ -195,6 +195,24 @@
     );
   }
 
+  function drawOverdue(o) {
+    const ok = showPartError("overdue", o);
+    setNumber("overdue-count", ok ? o.cases : null);
+    $("overdue-days").textContent = ok ? String(o.days) : "—";
+    const groups = ok ? o.by_platform_department : [];
+    $("overdue-empty").hidden = !ok || groups.length > 0;
+    replaceRows("overdue", $("overdue-rows"), groups, (g) =>
+      el(
+        "tr",
+        { "data-testid": "overdue-row", "data-platform": g.source_platform, "data-department": g.department_code },
+        el("td", {}, g.source_platform),
+        el("td", {}, g.department_name || g.department_code),
+        el("td", {}, String(g.cases)),
+        el("td", {}, String(g.oldest_days_open))
+      )
+    );
+  }
+
   function quarantineRow(e) {
     const failures = el(
       "ul",
@@ -270,6 +288,7 @@
       drawRejects(data.rejects);
       drawFixity(data.fixity);
       drawQueues(data.queues);
+      if (data.overdue) drawOverdue(data.overdue);
       updates += 1;
       root.dataset.updates = String(updates);
       root.dataset.state = "ok";

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import asyncpg
 
+from contracts.v1 import SupersededRevision
 from services.common.adapters.fixity_log import FixityCheckRow, record_fixity_check
 from services.common.composition import open_database
 from services.common.settings import ArchiveSettings
@@ -42,6 +43,19 @@ class PgIndex:
     async def code_allocated_at(self, case_key: str) -> datetime | None:
         """When the case's archival code was allocated (recorded in the package, so a rebuild keeps it)."""
         return await self.pool.fetchval("SELECT allocated_at FROM archival_codes WHERE case_key=$1", case_key)
+
+    async def archived_revision_before(
+        self, platform: str, case_number: str, revision: int
+    ) -> SupersededRevision | None:
+        """The newest archived revision of the case number below `revision`: what a correction replaces."""
+        row = await self.pool.fetchrow(
+            """SELECT case_key, revision, archival_code FROM records
+               WHERE source_platform=$1 AND case_number=$2 AND revision < $3 ORDER BY revision DESC LIMIT 1""",
+            platform,
+            case_number,
+            revision,
+        )
+        return SupersededRevision(**dict(row)) if row else None
 
     async def insert_archived_record(
         self,
@@ -75,6 +89,7 @@ class PgIndex:
                 return json.loads(raw)
             await _insert_many(conn, "record_files", file_rows)
             await _insert_many(conn, "preservation_events", event_rows)
+            await _link_revisions(conn, record_row["source_platform"], record_row["case_number"])
             return archived_event
 
     # --- rebuild -----------------------------------------------------------------------------------
@@ -96,6 +111,7 @@ class PgIndex:
                 await _insert_many(conn, "record_files", rows.files)
                 await _insert_many(conn, "preservation_events", rows.events)
                 count += 1
+            await _link_revisions(conn)
         return count
 
     # --- fixity ------------------------------------------------------------------------------------
@@ -147,6 +163,26 @@ class PackageRowSet:
     events: list[dict[str, Any]]
     code: dict[str, Any]
     archived_event: dict[str, Any]
+
+
+async def _link_revisions(
+    conn: asyncpg.Connection, platform: str | None = None, case_number: str | None = None
+) -> None:
+    """Point every archived revision at the next archived revision of its case number (or NULL: it is the
+    newest). Derived from revision order alone, so it does not matter which revision reached storage
+    first, and a rebuild from the packages gives the same links. Under a lock per case number: two
+    revisions indexed at once see each other."""
+    if platform is not None:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", platform, case_number)
+    await conn.execute(
+        """UPDATE records r SET superseded_by_revision = n.next FROM (
+               SELECT case_key, lead(revision) OVER (PARTITION BY source_platform, case_number ORDER BY revision)
+                      AS next FROM records
+               WHERE ($1::text IS NULL OR (source_platform = $1 AND case_number = $2::text))) n
+           WHERE n.case_key = r.case_key AND r.superseded_by_revision IS DISTINCT FROM n.next""",
+        platform,
+        case_number,
+    )
 
 
 async def _insert_many(conn: Any, table: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -5,9 +5,13 @@ a later revision of the same platform + case number passes validation, earlier o
 `closed` with the revision that closed them; when a later revision is rejected again, they become
 `superseded`. Nothing is deleted: the history keeps every revision.
 
+Opening and closing entries is services/common/adapters/quarantine_entries.py: capture's rejections of an
+authenticated platform's case open an entry too (stage `capture`).
+
 Case numbers: every case revision validation sees is registered once with its applicant, item and a
-content fingerprint, so that a case number held by another case — or a revision resubmitted with other
-content — is found (AUTH-CASE-NUMBER).
+content fingerprint. Only a revision that passed validation *binds* the number to its applicant and item;
+a rejected one is registered without binding (its fingerprint still refuses the same revision resent with
+other content). docs/validation.md, "What binds a case number".
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from services.common.adapters.quarantine_entries import PgQuarantineEntries
 from services.common.composition import open_database
 from services.common.settings import ArchiveSettings
 from services.validation.domain import CaseNumberAnswer, decide_case_number
@@ -38,9 +43,9 @@ class QuarantineEntry:
     closed_by_revision: int | None
 
 
-class PgQuarantine:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+class PgQuarantine(PgQuarantineEntries):
+    """The quarantine as validation uses it: the entries (PgQuarantineEntries), the case-number registry and
+    the listing of entries (archivectl quarantine)."""
 
     @classmethod
     async def connect(cls, settings: ArchiveSettings, *, migrate: bool = True, max_size: int = 4) -> PgQuarantine:
@@ -61,11 +66,16 @@ class PgQuarantine:
         applicant_id_number: str,
         item_code: str,
         fingerprint: str,
+        binds: bool,
     ) -> CaseNumberAnswer:
-        async with self.pool.acquire() as conn:
+        """Register the revision and say whether it conflicts. `binds`: the revision passed every other
+        check, so — unless it conflicts — it now binds the number. Under a transaction lock per case number,
+        so two revisions validated at once cannot both bind the number to different applicants."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", platform, case_number)
             await conn.execute(
                 """INSERT INTO case_numbers (source_platform, case_number, revision, applicant_id_number, item_code,
-                   fingerprint) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+                   fingerprint, binds) VALUES ($1, $2, $3, $4, $5, $6, false) ON CONFLICT DO NOTHING""",
                 platform,
                 case_number,
                 revision,
@@ -74,65 +84,21 @@ class PgQuarantine:
                 fingerprint,
             )
             rows = await conn.fetch(
-                """SELECT revision, applicant_id_number, item_code, fingerprint FROM case_numbers
+                """SELECT revision, applicant_id_number, item_code, fingerprint, binds FROM case_numbers
                    WHERE source_platform=$1 AND case_number=$2 ORDER BY revision""",
                 platform,
                 case_number,
             )
-        return decide_case_number(rows, revision, applicant_id_number, item_code, fingerprint)
-
-    async def open_entry(
-        self,
-        *,
-        case_key: str,
-        platform: str,
-        case_number: str,
-        revision: int,
-        case_title: str | None,
-        failures: list[dict[str, Any]],
-        rejected_event_id: str,
-        correlation_id: str | None,
-        department_code: str | None = None,
-        department_name: str | None = None,
-        item_code: str | None = None,
-    ) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """INSERT INTO quarantine (case_key, source_platform, case_number, revision, case_title, failures,
-                   rejected_event_id, correlation_id, department_code, department_name, item_code)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                   ON CONFLICT (case_key) DO NOTHING""",
-                case_key,
-                platform,
-                case_number,
-                revision,
-                case_title,
-                json.dumps(failures, ensure_ascii=False),
-                rejected_event_id,
-                correlation_id,
-                department_code,
-                department_name,
-                item_code,
-            )
-            await self._close_earlier(conn, platform, case_number, revision, "superseded")
-
-    async def close_earlier(self, platform: str, case_number: str, revision: int) -> int:
-        async with self.pool.acquire() as conn:
-            return await self._close_earlier(conn, platform, case_number, revision, "closed")
-
-    @staticmethod
-    async def _close_earlier(
-        conn: asyncpg.Connection, platform: str, case_number: str, revision: int, status: str
-    ) -> int:
-        result = await conn.execute(
-            """UPDATE quarantine SET status=$4, closed_at=now(), closed_by_revision=$3
-               WHERE source_platform=$1 AND case_number=$2 AND revision < $3 AND status='open'""",
-            platform,
-            case_number,
-            revision,
-            status,
-        )
-        return int(result.split()[-1])
+            answer = decide_case_number(rows, revision, applicant_id_number, item_code, fingerprint)
+            if answer.conflict != "revision":  # the row is this content's own: record whether it binds
+                await conn.execute(
+                    "UPDATE case_numbers SET binds=$4 WHERE source_platform=$1 AND case_number=$2 AND revision=$3",
+                    platform,
+                    case_number,
+                    revision,
+                    binds and answer.conflict is None,
+                )
+        return answer
 
     async def entries(
         self, *, status: str | None = None, platform: str | None = None, case_number: str | None = None
