@@ -27,6 +27,8 @@ from contracts.v1.events import (
     RejectionStage,
     RetentionPeriod,
     SharingLevel,
+    SignatureStatus,
+    SignatureVerdict,
     ValidatedCase,
     ValidatedEvent,
 )
@@ -88,6 +90,8 @@ __all__ = [
     "RejectionStage",
     "RetentionPeriod",
     "SharingLevel",
+    "SignatureStatus",
+    "SignatureVerdict",
     "Stage",
     "UnifiedApprovalRecord",
     "ValidatedCase",
