@@ -37,7 +37,7 @@ async def test_a_stream_over_clamds_limit_is_an_error_reply_that_holds_the_case(
     chunk header over any possible limit gets the real ERROR reply without sending gigabytes."""
     import struct
 
-    from services.common.adapters.clamav import parse_reply
+    from services.validation.adapters.clamav import parse_reply
 
     from services.validation.steps import ScannerRefused, _scan
 
