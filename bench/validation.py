@@ -205,6 +205,7 @@ async def deeper_checks(pdfa: VeraPdfClient, repeat: int = 10) -> list[str]:
         "sealed OFD: inspect with Signatures.xml + SM3 of protected files": (sealed_ofd(ofd_document(2)), anchors),
     }
     out = ["| deeper check, on its own material | ms per file |", "|---|---:|"]
+
     def per_file(data: bytes, trust: TrustAnchors) -> float:  # in a thread, as the step measures files
         start = time.perf_counter()
         for _ in range(repeat):

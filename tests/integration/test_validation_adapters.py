@@ -38,7 +38,6 @@ async def test_a_stream_over_clamds_limit_is_an_error_reply_that_holds_the_case(
     import struct
 
     from services.validation.adapters.clamav import parse_reply
-
     from services.validation.steps import ScannerRefused, _scan
 
     reply = parse_reply(await clamd._request([b"zINSTREAM\0", struct.pack(">I", 2**32 - 1)]))

@@ -86,12 +86,12 @@ def _signature(sig_id: str, kind: str, location: str, names: set[str], read: Cal
     refs = _children(signed_info, "Reference")
     if not refs:
         problems.append("it protects no file (no Reference)")
-    for ref in refs if algorithm else []:
+    for ref in refs:
         target = resolve(location, ref.get("FileRef") or "")
         value = "".join(el.text or "" for el in _children(ref, "CheckValue")).strip()
         if target not in names:
             problems.append(f"{target} is missing")
-        elif base64.b64decode(value or "", validate=False) != hashlib.new(algorithm, read(target)).digest():
+        elif algorithm and base64.b64decode(value, validate=False) != hashlib.new(algorithm, read(target)).digest():
             problems.append(f"{target} changed after signing")
     seal_locs = [
         resolve(location, el.text or "")
