@@ -36,7 +36,19 @@ async def ensure_platforms(settings: ArchiveSettings, platforms: dict[str, tuple
 
 
 async def sample_platform_secrets(settings: ArchiveSettings) -> dict[str, str]:
-    return await ensure_platforms(settings, {p: (name, "unified/v1") for p, name in SAMPLE_PLATFORMS.items()})
+    """The sample platforms registered, with the samples CA as their signature trust anchor (so the
+    samples' CA-issued signatures are trusted and the self-signed one is not: samples/signatures.py)."""
+    from samples.signatures import sample_ca_pem
+    from services.validation.adapters.trust_anchors import PgTrustAnchors
+
+    secrets = await ensure_platforms(settings, {p: (name, "unified/v1") for p, name in SAMPLE_PLATFORMS.items()})
+    pool = await asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=2)
+    try:
+        for platform in SAMPLE_PLATFORMS:
+            await PgTrustAnchors(pool).add(platform, sample_ca_pem())
+    finally:
+        await pool.close()
+    return secrets
 
 
 def signed(event: dict[str, Any], secret: str) -> dict[str, Any]:

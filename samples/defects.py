@@ -24,6 +24,7 @@ from PIL import Image, ImageFilter
 from contracts.v1.record import ApplicantType, IdType, Material, Stage, UnifiedApprovalRecord
 from samples.documents import scanned_page_jpeg
 from samples.generator import generate_cases
+from samples.signatures import append_page_content, change_ofd_page, declare_pdfa, sealed_ofd, signed_pdf
 from services.common.digests import sm3_hex
 
 CORPUS_SEED = 4242
@@ -43,6 +44,7 @@ class DefectCase:
     note: str
     warns: frozenset[str] = frozenset()  # warn-severity codes expected on a passing case
     needs_declared_sm3: bool = False  # judged only where capture carries Material.sm3 on as declared_sm3
+    needs_verapdf: bool = False  # judged only where validation reaches veraPDF (the running stack)
 
 
 # --- building blocks ------------------------------------------------------------------------------------
@@ -176,57 +178,6 @@ def wav_recording(seconds: float = 1.0, rate: int = 8000) -> bytes:
     return buf.getvalue()
 
 
-def signed_pdf(pdf: bytes) -> bytes:
-    """The PDF signed with a self-signed certificate (PAdES, adbe.pkcs7.detached) by pyHanko."""
-    from asn1crypto import keys as asn1_keys
-    from asn1crypto import x509 as asn1_x509
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    key = ec.derive_private_key(20261125, ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "approval-archive samples"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "交通运输局 电子签章（测试）"),
-        ]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(20261125)
-        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(dt.datetime(2035, 1, 1, tzinfo=dt.UTC))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, True, False, False, False), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    signer = signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        signing_key=asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        ),
-        cert_registry=SimpleCertificateStore(),
-    )
-    out = io.BytesIO()
-    signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf)),
-        signers.PdfSignatureMetadata(field_name="Signature1", reason="approval-archive test"),
-        signer=signer,
-        output=out,
-    )
-    return out.getvalue()
-
-
 def tamper_signed(pdf: bytes) -> bytes:
     """Change one byte inside the signed range (the first page's content stream length stays equal)."""
     marker = b"/Producer"
@@ -255,7 +206,7 @@ def defect_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
     out: list[DefectCase] = []
 
     def add(name: str, expected: set[str], note: str, base: UnifiedApprovalRecord = org, **kw: Any) -> None:
-        extra = {k: kw.pop(k) for k in ("warns", "needs_declared_sm3") if k in kw}
+        extra = {k: kw.pop(k) for k in ("warns", "needs_declared_sm3", "needs_verapdf") if k in kw}
         out.append(DefectCase(name, _declared(base, name, **kw), frozenset(expected), note, **extra))
 
     add("valid-organisation", set(), "a valid case: must pass every reject-severity check")
@@ -292,8 +243,32 @@ def defect_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
     add(
         "valid-signed-pdf",
         set(),
-        "a PAdES-signed application form that verifies",
+        "a PAdES-signed application form that verifies, by a signer the samples CA (a trust anchor) issued",
         materials=_swap(org, form_i, _material(form, signed)),
+    )
+    add(
+        "signature-untrusted-signer",
+        set(),
+        "a valid signature by a self-signed certificate no platform trusts: archived with a warning",
+        materials=_swap(org, form_i, _material(form, signed_pdf(form_pdf, signer="self-signed"))),
+        warns={"AUTH-SIGNER-TRUSTED"},
+    )
+    add(
+        "pdfa-declared-not-conforming",
+        set(),
+        "an application form whose XMP declares PDF/A-1b without being PDF/A (veraPDF: fonts not embedded, "
+        "no output intent): archived with a warning",
+        materials=_swap(org, form_i, _material(form, declare_pdfa(form_pdf))),
+        warns={"USAB-PDFA"},
+        needs_verapdf=True,
+    )
+    sealed = sealed_ofd(ofd_document(pages=1))
+    add(
+        "ofd-result-sealed",
+        set(),
+        "an OFD result document with an electronic seal: present, not verified (a warning, never a pass)",
+        materials=_swap(org, result_i, _ofd_result(result, sealed)),
+        warns={"INTEG-SEAL-RED", "AUTH-OFD-SIGNATURE"},
     )
     add(
         "unsafe-file-name",
@@ -492,7 +467,31 @@ def defect_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
         "a signed form altered after signing",
         materials=_swap(org, form_i, _material(form, tamper_signed(signed))),
     )
+    add(
+        "signature-page-content-appended",
+        {"AUTH-PDF-SIGNATURE"},
+        "a signed form changed afterwards by an incremental update that appends page content: the signed bytes "
+        "are intact, but the signature no longer covers the file",
+        materials=_swap(org, form_i, _material(form, append_page_content(signed))),
+    )
+    add(
+        "ofd-result-without-seal",
+        {"INTEG-SEAL-RED"},
+        "an OFD result document with no electronic seal (Signatures.xml)",
+        materials=_swap(org, result_i, _ofd_result(result, ofd_document(pages=1))),
+    )
+    add(
+        "ofd-seal-page-changed",
+        {"AUTH-OFD-SIGNATURE"},
+        "an OFD result document whose page changed after it was sealed (SM3 of the page ≠ the seal's reference)",
+        materials=_swap(org, result_i, _ofd_result(result, change_ofd_page(sealed))),
+    )
     return out
+
+
+def _ofd_result(result: Material, ofd: bytes) -> Material:
+    stem = result.file_name.rsplit(".", 1)[0]
+    return _material(result, ofd, file_name=f"{stem}.ofd", media_type="application/ofd", page_count=1)
 
 
 def reuse_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:

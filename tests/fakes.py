@@ -230,13 +230,22 @@ class MappingFetcher:
 
 class FakeVirusScanner:
     """Answers like clamd: FOUND for anything that holds a signature in `signatures`; `down=True` raises
-    the same transient fault as an unreachable clamd."""
+    the same transient fault as an unreachable clamd; `error` is answered (clamd's ERROR line, e.g. a
+    stream over StreamMaxLength) for the next `errors` scans."""
 
-    def __init__(self, signatures: dict[bytes, str] | None = None, *, down: bool = False) -> None:
+    def __init__(
+        self,
+        signatures: dict[bytes, str] | None = None,
+        *,
+        down: bool = False,
+        errors: int = 0,
+        error: str = "INSTREAM size limit exceeded. ERROR",
+    ) -> None:
         from samples.defects import eicar
 
         self.signatures = signatures if signatures is not None else {eicar(): "Eicar-Test-Signature"}
         self.down = down
+        self.errors, self.error = errors, error
         self.scanned = 0
 
     async def scan(self, data: bytes):  # type: ignore[no-untyped-def]
@@ -244,11 +253,32 @@ class FakeVirusScanner:
 
         if self.down:
             raise ClamdUnavailable("clamd at 127.0.0.1:1 is not reachable: connection refused")
+        if self.errors > 0:
+            self.errors -= 1
+            return ClamdVerdict("error", None, self.error)
         self.scanned += 1
         for needle, name in self.signatures.items():
             if needle in data:
                 return ClamdVerdict("infected", name, f"stream: {name} FOUND")
         return ClamdVerdict("clean", None, "stream: OK")
+
+
+class FakeTrustAnchors:
+    """Signature trust anchors per platform; by default every platform trusts the samples CA, as the
+    sample platforms are configured (archivectl.platforms.sample_platform_secrets)."""
+
+    def __init__(self, anchors: dict[str, tuple[bytes, ...]] | None = None) -> None:
+        self.anchors = anchors
+        self.asked: list[str] = []
+
+    async def for_platform(self, platform_id: str):  # type: ignore[no-untyped-def]
+        from samples.signatures import sample_ca_der
+        from services.validation.formats import TrustAnchors
+
+        self.asked.append(platform_id)
+        if self.anchors is None:
+            return TrustAnchors(platform_id, (sample_ca_der(),))
+        return TrustAnchors(platform_id, self.anchors.get(platform_id, ()))
 
 
 class InMemoryQuarantine:
@@ -374,19 +404,24 @@ async def validation_step(
     quarantine: Any = None,
     rules: Any = None,
     mode: str = "wait",
+    trust_anchors: Any = None,
+    pdfa: Any = None,
 ) -> Any:
     """Validation as services/validation/bootstrap.py builds it, on fakes (a clean scanner, an empty
-    quarantine and the bundled item rules unless given)."""
+    quarantine, the sample platforms' trust anchors and the bundled item rules unless given; no veraPDF
+    unless a fake one is given)."""
     from services.validation import bootstrap
     from services.validation.config import ValidationSettings
     from services.validation.rules import default_rulebook
 
     built = await bootstrap.build(
-        ValidationSettings(clamd_unavailable=mode),
+        ValidationSettings(clamd_unavailable=mode, verapdf_url=""),
         store=store,
         scanner=scanner or FakeVirusScanner(),
         quarantine=quarantine if quarantine is not None else InMemoryQuarantine(),
         rules=rules or default_rulebook(),
+        trust_anchors=trust_anchors or FakeTrustAnchors(),
+        pdfa=pdfa,
     )
     return built.step
 

@@ -1,4 +1,5 @@
-"""Commands for the platform registry: register, rotate a secret, list, enable/disable; and replaying
+"""Commands for the platform registry: register, rotate a secret, list, enable/disable, the signature
+trust anchors (`platform trust add|list|remove`); and replaying
 kept source events through capture after a mapping was fixed."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import asyncio
 import json
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from archivectl.feed import publish_events
 from archivectl.platforms import registry_for
@@ -118,9 +120,94 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p = actions.add_parser(name, help=f"{name} a platform's events")
         p.add_argument("platform_id")
         p.set_defaults(run=cmd_enable, enabled=enabled)
+    _register_trust(actions)
     capture = sub.add_parser("capture", help="capture operations")
     capture_actions = capture.add_subparsers(dest="action", required=True)
     replay = capture_actions.add_parser("replay", help="re-run kept source events through capture")
     replay.add_argument("--platform")
     replay.add_argument("--event-id", action="append")
     replay.set_defaults(run=cmd_replay)
+
+
+# --- signature trust anchors (issue 12) -------------------------------------------------------------
+
+
+async def _trust_store(settings: ArchiveSettings):  # type: ignore[no-untyped-def]
+    from services.validation.adapters.trust_anchors import PgTrustAnchors
+
+    _, pool = await registry_for(settings)  # migrates first, like every registry command
+    return PgTrustAnchors(pool), pool
+
+
+def cmd_trust_add(settings: ArchiveSettings, args: argparse.Namespace) -> int:
+    pem = Path(args.pem_file).read_bytes()
+
+    async def run():  # type: ignore[no-untyped-def]
+        store, pool = await _trust_store(settings)
+        try:
+            return await store.add(args.platform_id, pem)
+        finally:
+            await pool.close()
+
+    try:
+        added = asyncio.run(run())
+    except (LookupError, ValueError) as exc:
+        print(f"platform trust: {exc}", file=sys.stderr)
+        return 2
+    for anchor in added:
+        until = f"{anchor.not_after:%Y-%m-%d}"
+        print(f"{args.platform_id}: trusts {anchor.subject} (SHA-256 {anchor.fingerprint_sha256}, until {until})")
+    print("validation picks the change up within AA_TRUST_ANCHORS_TTL_SECONDS (60 s by default).")
+    return 0
+
+
+def cmd_trust_list(settings: ArchiveSettings, args: argparse.Namespace) -> int:
+    async def run():  # type: ignore[no-untyped-def]
+        store, pool = await _trust_store(settings)
+        try:
+            return await store.list(args.platform_id)
+        finally:
+            await pool.close()
+
+    anchors = asyncio.run(run())
+    for a in anchors:
+        print(f"{a.platform_id:<24} {a.fingerprint_sha256}  until {a.not_after:%Y-%m-%d}  {a.subject}")
+    if not anchors:
+        print("no trust anchors: every signer is untrusted (AUTH-SIGNER-TRUSTED warns)")
+    return 0
+
+
+def cmd_trust_remove(settings: ArchiveSettings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        store, pool = await _trust_store(settings)
+        try:
+            return await store.remove(args.platform_id, args.fingerprint)
+        finally:
+            await pool.close()
+
+    try:
+        removed = asyncio.run(run())
+    except ValueError as exc:
+        print(f"platform trust: {exc}", file=sys.stderr)
+        return 2
+    if removed == 0:
+        print(f"platform trust: {args.platform_id} has no anchor with fingerprint {args.fingerprint}…", file=sys.stderr)
+        return 1
+    print(f"{args.platform_id}: {removed} trust anchor(s) removed")
+    return 0
+
+
+def _register_trust(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    trust = actions.add_parser("trust", help="the CA certificates a platform's signatures are trusted under")
+    verbs = trust.add_subparsers(dest="trust_action", required=True)
+    add = verbs.add_parser("add", help="trust the CA certificate(s) of a PEM file for a platform")
+    add.add_argument("platform_id")
+    add.add_argument("pem_file")
+    add.set_defaults(run=cmd_trust_add)
+    lst = verbs.add_parser("list", help="a platform's trust anchors (all platforms' without an id)")
+    lst.add_argument("platform_id", nargs="?")
+    lst.set_defaults(run=cmd_trust_list)
+    rm = verbs.add_parser("remove", help="stop trusting a CA, by (a prefix of, 8+ hex) its SHA-256 fingerprint")
+    rm.add_argument("platform_id")
+    rm.add_argument("fingerprint")
+    rm.set_defaults(run=cmd_trust_remove)

@@ -88,12 +88,42 @@ class CheckResult(_Frozen):
     )
 
 
+class SignatureStatus(StrEnum):
+    """What validation concluded about one electronic signature or seal."""
+
+    VALID_TRUSTED = "valid_trusted"  # verifies, covers the file, the signer chains to the platform's anchors
+    VALID_UNTRUSTED = "valid_untrusted"  # verifies and covers the file; the signer is not under the anchors
+    MODIFIED = "modified"  # verifies over its byte range, but the file was changed after signing
+    INVALID = "invalid"  # the signed bytes or the signature do not verify, or the field is unsigned
+    NOT_VERIFIED = "not_verified"  # present, but no maintained library here can verify it
+
+
+class SignatureVerdict(_Frozen):
+    """One electronic signature (PDF CMS/PAdES, OFD) or OFD electronic seal, as validation judged it."""
+
+    file_name: str = Field(description="The file (CapturedFile.file_name) that carries it.")
+    field_name: str = Field(description="The PDF signature field, or the OFD signature's ID.")
+    kind: str = Field(description="signature | seal (an OFD electronic seal, 电子印章).")
+    status: SignatureStatus
+    signer: str | None = Field(default=None, description="The signer certificate's common name, or the seal's name.")
+    subject: str | None = Field(default=None, description="The signer certificate's subject.")
+    fingerprint_sha256: str | None = Field(default=None, description="SHA-256 of the signer certificate (DER).")
+    signed_at: str | None = Field(default=None, description="The signing time the signer claims (ISO 8601).")
+    timestamp: str | None = Field(
+        default=None, description="The signature timestamp: none | valid | untrusted | invalid."
+    )
+    note: str | None = Field(default=None, description="Why it has this status, in a sentence.")
+
+
 class ValidatedCase(_Frozen):
     """`archive.validated.v1`: a case that passed every reject-severity check; warnings travel on."""
 
     case: CaseMetadata
     files: list[CapturedFile]
     checks: list[CheckResult]
+    signatures: list[SignatureVerdict] = Field(
+        default_factory=list, description="Every electronic signature and OFD seal found, with its verdict."
+    )
     validated_at: datetime
     captured_at: datetime | None = Field(
         default=None, description="When capture received the case (carried on for the preservation events)."
@@ -141,6 +171,9 @@ class ClassifiedCase(_Frozen):
     checks: list[CheckResult]
     classification: Classification
     classified_at: datetime
+    signatures: list[SignatureVerdict] = Field(
+        default_factory=list, description="Carried on from archive.validated (for the preservation events)."
+    )
     captured_at: datetime | None = Field(
         default=None, description="When capture received the case (carried on for the preservation events)."
     )

@@ -8,7 +8,7 @@
 #   deploy/local/stack.sh env               print `export AA_…` lines (eval "$(deploy/local/stack.sh env)")
 #   deploy/local/stack.sh reset             down, then delete all runtime data (.stack/)
 #
-# servers: postgres minio clamav kafka (default: all). Settings: stack.env.
+# servers: postgres minio clamav kafka verapdf (default: all). Settings: stack.env.
 # Safe to run non-interactively (CI=true, no stdin); never prompts.
 set -euo pipefail
 
@@ -27,8 +27,10 @@ source "$AA_LIB_DIR/minio.sh"
 source "$AA_LIB_DIR/clamav.sh"
 # shellcheck source=lib/kafka.sh
 source "$AA_LIB_DIR/kafka.sh"
+# shellcheck source=lib/verapdf.sh
+source "$AA_LIB_DIR/verapdf.sh"
 
-ALL_SERVERS=(postgres minio clamav kafka)   # start order; kafka is slowest
+ALL_SERVERS=(postgres minio clamav kafka verapdf)   # start order; kafka is slowest
 
 # Server name -> function prefix.
 prefix() { case $1 in postgres) echo pg ;; *) echo "$1" ;; esac; }

@@ -139,6 +139,7 @@ async def record_decision(
             case=case,
             files=validated.files,
             checks=validated.checks,
+            signatures=validated.signatures,  # carried on for storage's preservation events
             classification=classification,
             classified_at=utc_now(),
             captured_at=validated.captured_at,  # carried on for storage's preservation events

@@ -1,7 +1,8 @@
 """Preservation events of a case so far, in the PREMIS vocabulary (pure).
 
-Built from what the pipeline carries to storage: capture and validation times, the check results and
-the classification. A check the validation service did not run (no virus scan, no format
+Built from what the pipeline carries to storage: capture and validation times, the check results, the
+signature verdicts (one "digital signature validation" event per signature or OFD seal) and the
+classification. A check the validation service did not run (no virus scan, no format
 identification in the case's check results) is recorded as "not performed" — never as passed.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from contracts.v1 import CheckResult, ClassifiedCase, Outcome
+from contracts.v1 import CheckResult, ClassifiedCase, Outcome, SignatureStatus, SignatureVerdict
 
 EVENT_TYPE_VOCABULARY = "http://id.loc.gov/vocabulary/preservation/eventType"
 # PREMIS event type → its code in the Library of Congress vocabulary (None: not in the vocabulary).
@@ -24,6 +25,8 @@ EVENT_TYPES: dict[str, str | None] = {
     "virus check": "vir",
     "format identification": "for",
     "validation": "val",
+    # PREMIS 3 names it; its code in the LoC vocabulary was not verifiable offline, so no URI is claimed.
+    "digital signature validation": None,
     "classification": None,  # retention schedule + archival code (DA/T 22); local to this archive
     "information package creation": "inf",
     "fixity check": "fix",
@@ -87,6 +90,25 @@ def _codes(checks: Sequence[CheckResult]) -> str:
     return ", ".join(f"{k}×{n}" if n > 1 else k for k, n in sorted(counts.items()))
 
 
+_SIGNATURE_OUTCOMES = {
+    SignatureStatus.VALID_TRUSTED: SUCCESS,
+    SignatureStatus.VALID_UNTRUSTED: WARNING,
+    SignatureStatus.NOT_VERIFIED: WARNING,
+    SignatureStatus.MODIFIED: FAILURE,
+    SignatureStatus.INVALID: FAILURE,
+}
+
+
+def _signature_detail(sig: SignatureVerdict) -> str:
+    """Who signed (or sealed) which file, with which certificate, and the verdict."""
+    who = f"signer {sig.signer!r}" if sig.signer else "signer unknown"
+    cert = f", certificate {sig.subject} SHA-256 {sig.fingerprint_sha256}" if sig.fingerprint_sha256 else ""
+    stamp = f", timestamp {sig.timestamp}" if sig.timestamp and sig.timestamp != "none" else ""
+    return f"{sig.kind} {sig.field_name} of {sig.file_name}: {sig.status.value}; {who}{cert}{stamp}" + (
+        f" — {sig.note}" if sig.note else ""
+    )
+
+
 def case_events(
     classified: ClassifiedCase, payload_paths: Sequence[str], *, packaged_at: datetime
 ) -> list[PreservationEvent]:
@@ -134,6 +156,16 @@ def case_events(
             ("four-property checks (DA/T 70-2018): " + _codes(checks) if checks else "no check results")
             + ("" if validated_at else not_carried),
             "validation",
+        ),
+        *(
+            (
+                "digital signature validation",
+                validated_at,
+                _SIGNATURE_OUTCOMES[sig.status],
+                _signature_detail(sig),
+                "validation",
+            )
+            for sig in classified.signatures
         ),
         (
             "classification",

@@ -1,5 +1,5 @@
-"""Validation's composition root: the object store, clamd and the quarantine (PostgreSQL) for every port
-not passed in, the item rules, and the step."""
+"""Validation's composition root: the object store, clamd, the quarantine and the trust anchors
+(PostgreSQL) and veraPDF for every port not passed in, the item rules, and the step."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from services.common.adapters.object_store import MinioObjectStore, ObjectStore
 from services.common.composition import Service, open_database
 from services.validation.adapters.clamav import ClamdClient
 from services.validation.adapters.quarantine import PgQuarantine
+from services.validation.adapters.trust_anchors import CachedTrustAnchors, PgTrustAnchors
+from services.validation.adapters.verapdf import VeraPdfClient
 from services.validation.config import ValidationSettings
-from services.validation.ports import Quarantine, VirusScanner
+from services.validation.ports import PdfaValidator, Quarantine, TrustAnchorSource, VirusScanner
 from services.validation.rules import RuleBook
 from services.validation.steps import validate_case
 
@@ -25,12 +27,18 @@ async def build(
     scanner: VirusScanner | None = None,
     quarantine: Quarantine | None = None,
     rules: RuleBook | None = None,
+    trust_anchors: TrustAnchorSource | None = None,
+    pdfa: PdfaValidator | None = None,
 ) -> Service[CapturedEvent]:
     closers: list[Callable[[], Awaitable[Any]]] = []
-    if quarantine is None:
+    if quarantine is None or trust_anchors is None:
         pool = await open_database(settings, max_size=4)
         closers.append(pool.close)
-        quarantine = PgQuarantine(pool)
+        quarantine = quarantine or PgQuarantine(pool)
+        # The anchors live beside the platform registry, in the same database.
+        trust_anchors = trust_anchors or CachedTrustAnchors(PgTrustAnchors(pool), settings.trust_anchors_ttl_seconds)
+    if pdfa is None and settings.verapdf_url:
+        pdfa = VeraPdfClient(settings.verapdf_url, timeout=settings.verapdf_timeout_seconds)
     step = partial(
         validate_case,
         store=store or MinioObjectStore.from_settings(settings),
@@ -39,5 +47,7 @@ async def build(
         quarantine=quarantine,
         rules=rules or RuleBook.load(settings.item_rules_file),
         on_scanner_down=settings.clamd_unavailable,
+        trust_anchors=trust_anchors,
+        pdfa=pdfa,
     )
     return Service(step, closers=closers)

@@ -12,7 +12,7 @@ from typing import Any
 from contracts.v1 import CapturedFile, CaseMetadata, CheckResult
 from services.common.digests import digests_of
 from services.validation.checks import CaseEvidence, rejections, run_catalogue
-from services.validation.formats import FileFacts, Limits, inspect
+from services.validation.formats import NO_ANCHORS, FileFacts, Limits, TrustAnchors, inspect
 from services.validation.rules import ItemRules
 
 __all__ = ["Measured", "case_fingerprint", "failures", "limits_for", "measure", "verdict"]
@@ -34,13 +34,13 @@ def limits_for(rules: ItemRules) -> Limits:
     )
 
 
-def measure(data: bytes, limits: Limits) -> Measured:
+def measure(data: bytes, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> Measured:
     digests = digests_of(data)
     return Measured(
         sha256=digests.sha256,
         sm3=digests.sm3,
         size=digests.size,
-        facts=inspect(data, limits),
+        facts=inspect(data, limits, trust),
     )
 
 

@@ -56,6 +56,7 @@ class ItemRules(BaseModel):
     colour_required_materials: frozenset[str] = frozenset()
     dpi_300_materials: frozenset[str] = frozenset()
     signature_required_materials: frozenset[str] = frozenset()
+    pdfa_required_materials: frozenset[str] = frozenset()
     required_materials: tuple[RequiredMaterial, ...] = (
         RequiredMaterial(stage=Stage.APPLICATION),
         RequiredMaterial(stage=Stage.RESULT),
@@ -69,6 +70,9 @@ class ItemRules(BaseModel):
 
     def needs_colour(self, file: CapturedFile) -> bool:
         return file.material_name in self.colour_required_materials
+
+    def needs_pdfa(self, file: CapturedFile) -> bool:
+        return file.material_name in self.pdfa_required_materials
 
     def min_dpi(self, file: CapturedFile) -> float:
         strict = file.material_name in self.dpi_300_materials

@@ -13,12 +13,14 @@ from contracts.envelope import utc_now
 from contracts.v1 import CapturedEvent, CapturedFile, RejectedCase, RejectionStage, ValidatedCase, topics
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
 from services.common.events import follow_on
-from services.common.faults import InvalidInput
+from services.common.faults import InvalidInput, TransientFault
 from services.common.runner import Outbound
 from services.validation.adapters.clamav import ClamdUnavailable
 from services.validation.checks import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
+from services.validation.checks.trust import signature_verdicts
 from services.validation.domain import case_fingerprint, limits_for, measure, verdict
-from services.validation.ports import Quarantine, VirusScanner
+from services.validation.formats import NO_ANCHORS, Format
+from services.validation.ports import PdfaValidator, Quarantine, TrustAnchorSource, VirusScanner
 from services.validation.rules import RuleBook
 
 SERVICE = "validation"
@@ -30,6 +32,11 @@ async def _read(store: ObjectStore, file: CapturedFile) -> bytes:
         return await store.get_bytes(file.stored.bucket, file.stored.key)
     except ObjectMissing as exc:
         raise InvalidInput(f"captured file {exc} does not exist", kind="MissingObject") from exc
+
+
+class ScannerRefused(TransientFault):
+    """clamd was reached but answered ERROR: the file was not scanned. Under `wait` the case is held (the
+    runner retries with backoff) exactly as when clamd is down — a file is never let through unscanned."""
 
 
 async def _scan(scanner: VirusScanner, data: bytes, on_scanner_down: str) -> VirusScan:
@@ -44,6 +51,13 @@ async def _scan(scanner: VirusScanner, data: bytes, on_scanner_down: str) -> Vir
         return VirusScan(Scan.INFECTED, signature=answer.signature)
     if answer.status == "clean":
         return VirusScan(Scan.CLEAN)
+    if on_scanner_down == "wait":
+        raise ScannerRefused(
+            f"clamd answered {answer.raw[:200]!r} for a {len(data)}-byte file: it was not scanned, the case waits. "
+            "A size limit means clamd's StreamMaxLength/MaxFileSize are below capture's AA_MAX_FILE_BYTES "
+            "(deploy/local/lib/clamav.sh aligns them; restart clamd after changing them)."
+        )
+    log.warning("clamd answered ERROR; file marked not scanned", extra={"reply": answer.raw[:300]})
     return VirusScan(Scan.NOT_SCANNED, reason=f"clamd answered {answer.raw[:200]!r}")
 
 
@@ -55,6 +69,8 @@ async def validate_case(
     quarantine: Quarantine,
     rules: RuleBook,
     on_scanner_down: Literal["wait", "mark-not-scanned"] = "wait",
+    trust_anchors: TrustAnchorSource | None = None,
+    pdfa: PdfaValidator | None = None,
 ) -> Sequence[Outbound]:
     captured = event.data
     case = captured.case
@@ -62,17 +78,25 @@ async def validate_case(
     item_rules = rules.for_item(case.item_code)
     contents = await asyncio.gather(*(_read(store, file) for file in captured.files))
     limits = limits_for(item_rules)
+    anchors = await trust_anchors.for_platform(case.source_platform) if trust_anchors else NO_ANCHORS
     # Parsing and image analysis are CPU work: off the event loop, so the consumer keeps its heartbeats.
-    measured = await asyncio.to_thread(lambda: [measure(data, limits) for data in contents])
+    measured = await asyncio.to_thread(lambda: [measure(data, limits, anchors) for data in contents])
     scans = [await _scan(scanner, data, on_scanner_down) for data in contents]
+    pdfa_reports = [
+        await pdfa.validate(data, m.facts.pdfa_declared)
+        if pdfa and m.facts.format is Format.PDF and m.facts.opens and m.facts.pdfa_declared
+        else None
+        for data, m in zip(contents, measured, strict=True)
+    ]
     evidence = CaseEvidence(
         case=case,
         files=[
-            FileEvidence(file=f, sha256=m.sha256, sm3=m.sm3, size=m.size, facts=m.facts, scan=s)
-            for f, m, s in zip(captured.files, measured, scans, strict=True)
+            FileEvidence(file=f, sha256=m.sha256, sm3=m.sm3, size=m.size, facts=m.facts, scan=s, pdfa=p)
+            for f, m, s, p in zip(captured.files, measured, scans, pdfa_reports, strict=True)
         ],
         captured_at=captured.captured_at,
         case_number=CaseNumberClaim(None),
+        trust_anchors=anchors,
     )
     results, failed = verdict(evidence, item_rules)
     # Only a revision that passes binds its case number (docs/validation.md, "What binds a case number"):
@@ -114,6 +138,11 @@ async def validate_case(
         return [out]
     await quarantine.close_earlier(case.source_platform, case.case_number, case.revision)
     validated = ValidatedCase(
-        case=case, files=captured.files, checks=results, validated_at=utc_now(), captured_at=captured.captured_at
+        case=case,
+        files=captured.files,
+        checks=results,
+        signatures=signature_verdicts(evidence),
+        validated_at=utc_now(),
+        captured_at=captured.captured_at,
     )
     return [follow_on(event, topics.VALIDATED, validated, service=SERVICE, case_key=case_key)]

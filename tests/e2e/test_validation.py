@@ -230,6 +230,56 @@ async def test_with_clamd_unreachable_cases_wait_and_are_scanned_once_it_is_back
     assert virus and {c["outcome"] for c in virus} == {"pass"}
 
 
+async def _clamd_answering_error(port: int, relay_after: asyncio.Event) -> asyncio.Server:
+    """On `port`, a clamd that answers every scan with its real over-the-limit ERROR line (what
+    tests/integration/test_validation_adapters.py gets from the running clamd) until `relay_after` is set,
+    then relays to the real clamd."""
+
+    async def answer(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if relay_after.is_set():
+            server_r, server_w = await asyncio.open_connection("127.0.0.1", 13310)
+            await asyncio.gather(_forward(client_r, server_w), _forward(server_r, client_w))
+            return
+        await client_r.read(65536)
+        client_w.write(b"INSTREAM size limit exceeded. ERROR\0")
+        await client_w.drain()
+        client_w.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", port)
+
+
+async def test_a_clamd_error_reply_holds_the_case_until_the_file_is_really_scanned(no_clamd):
+    ns, env = no_clamd
+    port, scanned = _dead_port(), asyncio.Event()
+    server = await _clamd_answering_error(port, scanned)
+    local_services.stop(ns.namespace, services=("validation",))
+    local_services.start(
+        ns.namespace, metrics_offset=1100, extra_env={**env, "AA_CLAMD_PORT": str(port)}, services=("validation",)
+    )
+    try:
+        case = _sample(2)
+        secrets = await sample_platform_secrets(ns)
+        [event] = sign_all([_event(case)], secrets)
+        await publish_events(ns, [event])
+        key = event["subject"]
+        verdict_topics = [topics.VALIDATED, topics.REJECTED, topics.DEAD_LETTER]
+        early, complete = await read_topics(
+            ns, verdict_topics, done=lambda seen: any(s.key == key for s in seen), timeout=25
+        )
+        assert not complete, f"a file clamd answered ERROR for must not go on unscanned: {early}"
+        scanned.set()  # clamd scans again: the same worker, still retrying, gets its answer
+        seen, complete = await read_topics(
+            ns, verdict_topics, done=lambda seen: any(s.key == key for s in seen), timeout=180
+        )
+    finally:
+        server.close()
+    assert complete
+    [verdict] = [s for s in seen if s.key == key]
+    assert verdict.topic == topics.VALIDATED
+    virus = [c for c in verdict.event["data"]["checks"] if c["code"] == "SEC-VIRUS"]
+    assert virus and {c["outcome"] for c in virus} == {"pass"}
+
+
 async def test_with_clamd_unreachable_and_mark_mode_cases_go_on_marked_not_scanned(no_clamd):
     ns, env = no_clamd
     local_services.stop(ns.namespace, services=("validation",))

@@ -34,6 +34,26 @@ async def test_clamd_finds_eicar_inside_a_larger_file_and_passes_a_clean_one(cla
     assert clean.status == "clean"
 
 
+async def test_a_stream_over_clamds_limit_is_an_error_reply_that_holds_the_case(clamd):
+    """clamd checks each INSTREAM chunk's declared length against StreamMaxLength before reading it, so a
+    chunk header over any possible limit gets the real ERROR reply without sending gigabytes."""
+    import struct
+
+    from services.validation.adapters.clamav import parse_reply
+    from services.validation.steps import ScannerRefused, _scan
+
+    reply = parse_reply(await clamd._request([b"zINSTREAM\0", struct.pack(">I", 2**32 - 1)]))
+    assert reply.status == "error" and "size limit" in reply.raw
+
+    class OverLimit:
+        async def scan(self, data: bytes):  # type: ignore[no-untyped-def]
+            return reply
+
+    with pytest.raises(ScannerRefused) as caught:
+        await _scan(OverLimit(), b"x", "wait")
+    assert is_transient(caught.value) and "StreamMaxLength" in str(caught.value)
+
+
 async def test_an_unreachable_clamd_is_a_transient_fault():
     with pytest.raises(ClamdUnavailable) as caught:
         await ClamdClient("127.0.0.1", 1, connect_timeout=2).scan(b"data")

@@ -12,8 +12,9 @@ from services.common.faults import is_transient
 from services.validation.adapters.clamav import parse_reply
 from services.validation.formats import Format, identify, inspect
 from services.validation.identifiers import region_code_is_valid
-from services.validation.rules import RuleBook
-from tests.fakes import FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine, validation_step
+from services.validation.rules import RuleBook, default_rulebook
+from services.validation.steps import validate_case
+from tests.fakes import FakeTrustAnchors, FakeVirusScanner, InMemoryObjectStore, InMemoryQuarantine, validation_step
 from tests.unit.test_checks_corpus import captured_event
 
 pytestmark = pytest.mark.unit
@@ -89,6 +90,25 @@ async def test_with_clamd_down_the_case_waits_by_default(corpus):
     with pytest.raises(Exception) as caught:
         await _run(corpus["valid-organisation"].record, scanner=FakeVirusScanner(down=True))
     assert is_transient(caught.value), "the runner must retry (the case waits), not dead-letter"
+
+
+async def test_a_clamd_error_reply_holds_the_case_by_default_and_it_is_scanned_on_the_retry(corpus):
+    scanner = FakeVirusScanner(errors=1)  # "INSTREAM size limit exceeded. ERROR", then clamd answers
+    record = corpus["valid-organisation"].record
+    with pytest.raises(Exception) as caught:
+        await _run(record, scanner=scanner)
+    assert is_transient(caught.value), "an ERROR reply must hold the case (runner retries), not let it through"
+    assert "size limit" in str(caught.value) and "StreamMaxLength" in str(caught.value)
+    out = await _run(record, scanner=scanner)  # the runner's retry: clamd answers this time
+    assert out.topic == topics.VALIDATED
+    assert {c.outcome for c in _check(out, "SEC-VIRUS")} == {Outcome.PASS}
+
+
+async def test_a_clamd_error_reply_in_mark_mode_is_not_scanned_never_clean(corpus):
+    out = await _run(corpus["virus-eicar"].record, scanner=FakeVirusScanner(errors=99), mode="mark-not-scanned")
+    virus = _check(out, "SEC-VIRUS")
+    assert {c.outcome for c in virus} == {Outcome.NOT_RUN}
+    assert all("size limit" in c.details["not_run"] for c in virus)
 
 
 async def test_with_clamd_down_and_mark_mode_files_are_not_scanned_never_clean(corpus):
@@ -184,7 +204,61 @@ async def test_an_item_that_requires_a_signature_rejects_an_unsigned_form_and_ac
     signed = await _run(corpus["valid-signed-pdf"].record, rules=rules)
     assert signed.topic == topics.VALIDATED
     [result] = [c for c in _check(signed, "AUTH-PDF-SIGNATURE") if c.outcome is Outcome.PASS]
-    assert result.details["trusted"] == "False"  # no trust roots configured: verified, not trusted
+    assert result.details["modification_level"] == "NONE" and result.details["coverage"] == "ENTIRE_FILE"
+
+
+async def test_a_signature_that_no_longer_covers_the_file_fails_with_the_modification_named(corpus):
+    out = await _run(corpus["signature-page-content-appended"].record)
+    [failure] = out.event.data.failures
+    assert failure.code == "AUTH-PDF-SIGNATURE" and failure.details["modification_level"] == "OTHER"
+    assert "changed after signing" in failure.reason_en
+    assert failure.details["docmdp_ok"] == "False" and failure.details["coverage"] == "ENTIRE_REVISION"
+    # the same file before the update passes: the update alone makes it fail
+    assert (await _run(corpus["valid-signed-pdf"].record)).topic == topics.VALIDATED
+
+
+async def test_a_ca_issued_signer_is_trusted_only_where_the_platform_has_the_ca_as_anchor(corpus):
+    record = corpus["valid-signed-pdf"].record
+    trusted = await _run(record)  # FakeTrustAnchors: the sample platforms trust the samples CA
+    [check] = [c for c in _check(trusted, "AUTH-SIGNER-TRUSTED") if c.outcome is not Outcome.NOT_RUN]
+    assert check.outcome is Outcome.PASS
+    [verdict] = trusted.event.data.signatures
+    assert verdict.status.value == "valid_trusted" and verdict.fingerprint_sha256 == check.details["fingerprint_sha256"]
+    assert "交通运输局" in (verdict.signer or "") and "CN" in (verdict.subject or "")
+
+    store = InMemoryObjectStore()
+    event = await captured_event(record, store)
+    [untrusted] = await validate_case(
+        event,
+        store=store,
+        scanner=FakeVirusScanner(),
+        quarantine=InMemoryQuarantine(),
+        rules=default_rulebook(),
+        trust_anchors=FakeTrustAnchors({}),  # this platform trusts no CA
+    )
+    assert untrusted.topic == topics.VALIDATED
+    [warned] = [c for c in _check(untrusted, "AUTH-SIGNER-TRUSTED") if c.outcome is not Outcome.NOT_RUN]
+    assert warned.outcome is Outcome.WARN and warned.details["anchors"] == "0"
+    assert [v.status.value for v in untrusted.event.data.signatures] == ["valid_untrusted"]
+
+
+async def test_an_item_that_requires_trusted_signatures_rejects_a_self_signed_signer(corpus):
+    record = corpus["signature-untrusted-signer"].record
+    rules = RuleBook.from_mapping({"items": {record.item_code: {"severity": {"AUTH-SIGNER-TRUSTED": "reject"}}}})
+    out = await _run(record, rules=rules)
+    [failure] = out.event.data.failures
+    assert failure.code == "AUTH-SIGNER-TRUSTED" and "自签名" in failure.details["subject"]
+    assert len(failure.details["fingerprint_sha256"]) == 64
+
+
+async def test_an_ofd_seal_is_present_not_verified_never_pass_and_the_verdict_travels_on(corpus):
+    out = await _run(corpus["ofd-result-sealed"].record)
+    assert out.topic == topics.VALIDATED
+    for code in ("INTEG-SEAL-RED", "AUTH-OFD-SIGNATURE"):
+        [judged] = [c for c in _check(out, code) if c.file_name and c.file_name.endswith(".ofd")]
+        assert judged.outcome is Outcome.WARN and "not verified" in (judged.reason_en or ""), code
+    [seal] = [v for v in out.event.data.signatures if v.kind == "seal"]
+    assert seal.status.value == "not_verified"
 
 
 @pytest.mark.parametrize(
@@ -232,3 +306,59 @@ def test_eicar_is_built_at_run_time():
 @pytest.mark.parametrize(("code", "ok"), [("330100", True), ("110105", True), ("990100", False), ("33010", False)])
 def test_region_codes(code, ok):
     assert region_code_is_valid(code) is ok
+
+
+class _VeraPdfAnswering:
+    """The veraPDF port answering with a given report; records what it was asked."""
+
+    def __init__(self, report):  # type: ignore[no-untyped-def]
+        self.report, self.asked = report, []
+
+    async def validate(self, data: bytes, flavour: str):  # type: ignore[no-untyped-def]
+        self.asked.append(flavour)
+        return self.report
+
+
+async def _run_pdfa(record, pdfa, rules=None):  # type: ignore[no-untyped-def]
+    store = InMemoryObjectStore()
+    [out] = await validate_case(
+        await captured_event(record, store),
+        store=store,
+        scanner=FakeVirusScanner(),
+        quarantine=InMemoryQuarantine(),
+        rules=rules or default_rulebook(),
+        trust_anchors=FakeTrustAnchors(),
+        pdfa=pdfa,
+    )
+    return out
+
+
+async def test_pdfa_is_asked_only_for_pdfs_that_declare_it_and_a_non_conforming_one_warns(corpus):
+    from services.validation.formats.facts import PdfaReport
+
+    broken = _VeraPdfAnswering(PdfaReport("1b", False, 41, ("6.7.3-6", "6.3.4-1")))
+    plain = await _run_pdfa(corpus["valid-organisation"].record, broken)
+    assert broken.asked == [] and plain.topic == topics.VALIDATED  # no PDF declares PDF/A: no call, no warning
+    assert {c.outcome for c in _check(plain, "USAB-PDFA")} <= {Outcome.NOT_RUN}
+
+    claimed = corpus["pdfa-declared-not-conforming"].record
+    out = await _run_pdfa(claimed, broken)
+    assert broken.asked == ["1b"] and out.topic == topics.VALIDATED
+    [warned] = [c for c in _check(out, "USAB-PDFA") if c.outcome is Outcome.WARN]
+    assert "41 failed checks" in (warned.reason_en or "") and warned.details["failed_rules"] == "6.7.3-6,6.3.4-1"
+
+    conforming = await _run_pdfa(claimed, _VeraPdfAnswering(PdfaReport("1b", True)))
+    assert Outcome.PASS in {c.outcome for c in _check(conforming, "USAB-PDFA")}
+
+
+async def test_an_item_that_requires_pdfa_rejects_a_pdf_that_is_not(corpus):
+    from services.validation.formats.facts import PdfaReport
+
+    record = corpus["valid-organisation"].record
+    form = next(m.material_name for m in record.materials if m.file_name.endswith(".pdf"))
+    rules = RuleBook.from_mapping(
+        {"items": {record.item_code: {"pdfa_required_materials": [form], "severity": {"USAB-PDFA": "reject"}}}}
+    )
+    out = await _run_pdfa(record, _VeraPdfAnswering(PdfaReport("1b", True)), rules)
+    [failure] = out.event.data.failures
+    assert failure.code == "USAB-PDFA" and failure.details["declared"] == "none"

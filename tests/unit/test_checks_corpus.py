@@ -74,6 +74,8 @@ async def test_every_variant_gets_exactly_its_expected_rejections(corpus):
     store, quarantine = InMemoryObjectStore(), InMemoryQuarantine()
     wrong = {}
     for case in corpus:
+        if case.needs_verapdf:
+            continue  # no veraPDF without the stack: tests/e2e/test_validation.py judges it
         out = await _validate(case, store, quarantine)
         if case.expected:
             got = {f.code for f in out.event.data.failures} if out.topic == topics.REJECTED else set()
@@ -107,7 +109,11 @@ async def test_the_valid_cases_pass_every_check_that_applies_to_them(corpus):
         out = await _validate(case, store, quarantine)
         assert out.topic == topics.VALIDATED, (case.name, out.event.data)
         passed |= {c.code for c in out.event.data.checks if c.outcome is Outcome.PASS}
-    assert set(CATALOGUE) - passed == set(), "every check passes on at least one valid case"
+    # AUTH-OFD-SIGNATURE cannot pass until OFD SM2 signed values are verified: "present, not verified" is
+    # a warning by design (issue 12; formats/ofd_signatures.py). USAB-PDFA needs veraPDF (the stack) and
+    # a conforming PDF/A sample, which the samples do not have yet.
+    unpassed = {"AUTH-OFD-SIGNATURE", "USAB-PDFA"}
+    assert set(CATALOGUE) - passed == unpassed, "every check passes on at least one valid case"
 
 
 async def test_the_generated_sample_cases_pass_and_wrong_digests_fail_only_on_the_digest():

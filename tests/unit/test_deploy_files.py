@@ -130,3 +130,16 @@ def test_archivectl_feed_without_the_samples_says_where_to_run_it(monkeypatch, c
     assert cmd_feed(ArchiveSettings(), args) == 2
     err = capsys.readouterr().err
     assert "samples/" in err and "source checkout" in err
+
+
+def test_clamds_stream_limits_follow_captures_file_cap():
+    """A file capture accepts must never be refused by clamd as over its stream limit (issue 12)."""
+    import re
+
+    from services.capture.config import CaptureSettings
+
+    script = (REPO / "deploy/local/lib/clamav.sh").read_text(encoding="utf-8")
+    default = re.search(r"CLAM_STREAM_MAX_BYTES=\$\{AA_MAX_FILE_BYTES:-(\d+)\}", script)
+    assert default and int(default.group(1)) == CaptureSettings.model_fields["max_file_bytes"].default
+    assert "StreamMaxLength $CLAM_STREAM_MAX_BYTES" in script and "MaxFileSize $CLAM_STREAM_MAX_BYTES" in script
+    assert int(default.group(1)) < 2 * 1024**3, "ClamAV cannot scan files over 2 GB"

@@ -307,3 +307,36 @@ async def test_a_correction_of_an_archived_case_is_a_package_of_its_own_naming_w
     assert second.data.package.key != first.data.package.key
     tags = bag.read_package(store.buckets["archive"][second.data.package.key][0]).tag_files
     assert first.subject in tags[domain.RECORD_TAG_FILE].decode()  # the package says it too
+
+
+async def test_every_signature_verdict_is_a_premis_digital_signature_validation_event():
+    from contracts.v1 import SignatureStatus, SignatureVerdict
+    from services.storage.preservation import case_events
+
+    store = InMemoryObjectStore()
+    plain = (await _classified(store)).data
+    signatures = [
+        SignatureVerdict(
+            file_name="申请书.pdf",
+            field_name="Signature1",
+            kind="signature",
+            status=SignatureStatus.VALID_UNTRUSTED,
+            signer="自签名 电子签章（测试）",
+            subject="CN=自签名 电子签章（测试）",
+            fingerprint_sha256="ab" * 32,
+            timestamp="none",
+        ),
+        SignatureVerdict(
+            file_name="决定书.ofd", field_name="1", kind="seal", status=SignatureStatus.NOT_VERIFIED, note="present"
+        ),
+    ]
+    signed = plain.model_copy(update={"signatures": signatures})
+    events = case_events(signed, ["data/a.pdf"], packaged_at=NOW)
+    found = [e for e in events if e.type == "digital signature validation"]
+    assert [e.outcome for e in found] == ["warning", "warning"]
+    assert "自签名" in found[0].detail and "ab" * 32 in found[0].detail and "valid_untrusted" in found[0].detail
+    assert "seal 1 of 决定书.ofd: not_verified" in found[1].detail
+    order = [e.type for e in events]
+    assert order.index("validation") < order.index("digital signature validation") < order.index("classification")
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert not any(e.type == "digital signature validation" for e in case_events(plain, [], packaged_at=NOW))

@@ -49,6 +49,12 @@ write_if_changed() {
   [[ -f $file && $(cat "$file") == "$content" ]] || printf '%s\n' "$content" >"$file"
 }
 
+# clamd's stream limits follow capture's per-file cap (AA_MAX_FILE_BYTES, services/capture/config.py): a
+# file capture accepted is never refused by clamd as "INSTREAM size limit exceeded". ClamAV cannot scan
+# more than 2 GB (clamd.conf(5)), so capture's cap must stay below that. MaxScanSize (data scanned out of
+# a container) is twice the file cap.
+CLAM_STREAM_MAX_BYTES=${AA_MAX_FILE_BYTES:-1073741824}
+
 clamav_configure() {
   mkdir -p "$CLAM_DB"
   local eicar_md5 eicar_hex
@@ -70,9 +76,9 @@ LogTime yes
 LogRotate yes
 LogFileMaxSize 20M
 Foreground yes
-StreamMaxLength 512M
-MaxFileSize 512M
-MaxScanSize 1024M
+StreamMaxLength $CLAM_STREAM_MAX_BYTES
+MaxFileSize $CLAM_STREAM_MAX_BYTES
+MaxScanSize $((CLAM_STREAM_MAX_BYTES * 2))
 # 2 cores scanning a 512M archive can exceed the 2-minute default.
 MaxScanTime 600000
 MaxThreads 8

@@ -15,7 +15,14 @@ Adding a check is one function under `@check(...)` in its property's module; imp
 registers them.
 """
 
-from services.validation.checks import authenticity, integrity, security, usability  # noqa: F401  (registers)
+from services.validation.checks import (  # noqa: F401  (registers)
+    authenticity,
+    conformance,
+    integrity,
+    security,
+    trust,
+    usability,
+)
 from services.validation.checks.engine import (
     CATALOGUE,
     CaseEvidence,

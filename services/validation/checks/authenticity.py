@@ -22,6 +22,7 @@ from services.validation.checks.engine import (
     skip,
 )
 from services.validation.formats import ARCHIVAL_FORMATS, EXTENSIONS, MEDIA_TYPES
+from services.validation.formats.signatures import covers_the_file
 from services.validation.identifiers import region_code_is_valid, resident_id_is_valid, uscc_is_valid
 from services.validation.rules import ItemRules
 
@@ -157,14 +158,17 @@ def format_matches(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Fi
     "AUTH-PDF-SIGNATURE",
     AU,
     examines="Electronic signatures in a PDF are complete and, where they are standard CMS/PAdES signatures, "
-    "verify (the signed bytes are intact and the signature matches the signer's certificate); materials "
-    "that the item says must be signed are signed.",
-    examines_zh="PDF 中的电子签名完整；标准 CMS/PAdES 签名验证通过（签名范围未被改动、签名与证书相符）；"
-    "事项要求签名的材料已签名。",
+    "verify: the signed bytes are intact, the signature matches the signer's certificate, the signature "
+    "covers the file (pyHanko's difference analysis: after it only validation data, document timestamps, "
+    "form filling and later signatures — no page content, pages or annotations) and its timestamp, if any, "
+    "verifies; materials that the item says must be signed are signed.",
+    examines_zh="PDF 中的电子签名完整；标准 CMS/PAdES 签名验证通过：签名范围未被改动、签名与证书相符、签名覆盖整个文件"
+    "（pyHanko 差异分析：签名后只允许验证数据、文档时间戳、表单填写和后续签名，不得增改页面内容、页面或批注），"
+    "签名时间戳（如有）验证通过；事项要求签名的材料已签名。",
     reason_zh="文件“{file}”的电子签名不完整或验证失败（{problem}），请重新签署后提交。",
     reason_en="the electronic signature of '{file}' is incomplete or does not verify ({problem}); sign it "
     "again and resubmit.",
-    basis="DA/T 70-2018 authenticity: electronic signatures verify",
+    basis="DA/T 70-2018 authenticity: electronic signatures verify; ISO 32000-2 §12.8 incremental updates",
     kinds=PDF_FILES,
     needs_open=True,
 )
@@ -183,6 +187,20 @@ def pdf_signature(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Fin
         s = broken[0]
         problem = "signed content altered" if not s.intact else "signature does not match the certificate"
         return fail({"problem": problem}, field=s.field_name, intact=s.intact, valid=s.valid, error=s.error or "")
+    uncovered = [s for s in sigs if s.standard and not covers_the_file(s)]
+    if uncovered:
+        s = uncovered[0]
+        return fail(
+            {"problem": f"the file was changed after signing ({s.modification_level} modifications)"},
+            field=s.field_name,
+            coverage=s.coverage or "",
+            modification_level=s.modification_level or "",
+            docmdp_ok=s.docmdp_ok,
+            diff=s.error or "",
+        )
+    bad_stamp = [s for s in sigs if s.standard and s.timestamp == "invalid"]
+    if bad_stamp:
+        return fail({"problem": "the signature timestamp does not verify"}, field=bad_stamp[0].field_name)
     if not all(s.standard for s in sigs):
         other = next(s for s in sigs if not s.standard)
         return Finding(
@@ -198,8 +216,10 @@ def pdf_signature(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Fin
     return ok(
         signatures=len(sigs),
         signer=first.signer or "",
-        trusted=first.trusted,
-        covers_whole_file=first.covers_whole_file,
+        fingerprint_sha256=first.fingerprint_sha256 or "",
+        coverage=first.coverage or "",
+        modification_level=first.modification_level or "",
+        timestamp=first.timestamp or "none",
     )
 
 

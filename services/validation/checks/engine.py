@@ -23,7 +23,8 @@ from enum import StrEnum
 from typing import TypeVar
 
 from contracts.v1 import CapturedFile, CaseMetadata, CheckResult, Outcome, Property
-from services.validation.formats import ARCHIVAL_FORMATS, RASTER_FORMATS, FileFacts, Format
+from services.validation.formats import ARCHIVAL_FORMATS, NO_ANCHORS, RASTER_FORMATS, FileFacts, Format, TrustAnchors
+from services.validation.formats.facts import PdfaReport
 from services.validation.rules import ItemRules
 
 
@@ -69,6 +70,7 @@ class FileEvidence:
     size: int
     facts: FileFacts
     scan: VirusScan
+    pdfa: PdfaReport | None = None  # veraPDF's verdict, for a PDF that declares PDF/A (USAB-PDFA)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class CaseEvidence:
     files: list[FileEvidence]
     captured_at: datetime
     case_number: CaseNumberClaim
+    trust_anchors: TrustAnchors = NO_ANCHORS  # the platform's signature trust anchors (AUTH-SIGNER-TRUSTED)
 
 
 # --- what a check returns ----------------------------------------------------------------------------
@@ -86,7 +89,7 @@ class CaseEvidence:
 class Finding:
     """What a check function found; the engine turns it into a CheckResult."""
 
-    outcome: Outcome  # PASS, FAIL or NOT_RUN (severity turns a FAIL into WARN)
+    outcome: Outcome  # PASS, FAIL or NOT_RUN (severity turns a FAIL into WARN); WARN only from warn_only
     details: dict[str, str] = field(default_factory=dict)
     params: dict[str, object] = field(default_factory=dict)  # for the reason templates
     note_zh: str | None = None  # why it did not run, when that matters to a person
@@ -104,6 +107,12 @@ def fail(params: Mapping[str, object] | None = None, **details: object) -> Findi
 def fail_on(**params: object) -> Finding:
     """A failure whose reason parameters are also its details (the common case)."""
     return fail(params, **params)
+
+
+def warn_only(zh: str, en: str, **details: object) -> Finding:
+    """A finding that can only warn, whatever the check's severity, in its own words: something is
+    present but could not be verified ("present, not verified") — never a pass, never a rejection."""
+    return Finding(Outcome.WARN, {k: str(v) for k, v in details.items()}, note_zh=zh, note_en=en)
 
 
 def skip(why: str, *, zh: str | None = None, en: str | None = None) -> Finding:
@@ -275,7 +284,7 @@ def _result(check: Check, finding: Finding, rules: ItemRules, file: CapturedFile
         reason_en = check.reason_en.format(**params)
         if severity is Severity.WARN:
             outcome = Outcome.WARN
-    elif outcome is Outcome.NOT_RUN:
+    elif outcome in (Outcome.NOT_RUN, Outcome.WARN):  # WARN: warn_only's own words
         reason_zh, reason_en = finding.note_zh, finding.note_en
     return CheckResult(
         code=check.code,

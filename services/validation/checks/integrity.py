@@ -17,6 +17,7 @@ from services.validation.checks.engine import (
     platform_declared,
     skip,
 )
+from services.validation.checks.trust import ofd_seal_verdict
 from services.validation.formats import RASTER_FORMATS, Format
 from services.validation.rules import ItemRules
 
@@ -184,6 +185,8 @@ def red_seal(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
         if f.red_vector_shapes > 0 or f.red_raster_area_mm2 >= threshold:
             return ok(red_vector_shapes=f.red_vector_shapes, red_area_mm2=round(f.red_raster_area_mm2, 1))
         return fail(red_vector_shapes=0, red_area_mm2=round(f.red_raster_area_mm2, 1))
+    if f.format is Format.OFD:
+        return ofd_seal_verdict(f)
     if f.format in RASTER_FORMATS and f.image is not None:
         if not f.image.colour:
             return skip("a grey image cannot show a red seal (USAB-SCAN-COLOUR)")

@@ -12,7 +12,7 @@ what they measure.
 
 from __future__ import annotations
 
-from services.validation.formats.facts import FileFacts, ImageFacts, Limits, SignatureFacts
+from services.validation.formats.facts import FileFacts, ImageFacts, Limits, OfdSealFacts, SignatureFacts
 from services.validation.formats.identify import (
     ARCHIVAL_FORMATS,
     EXTENSIONS,
@@ -26,33 +26,38 @@ from services.validation.formats.image import inspect_image
 from services.validation.formats.media import inspect_media
 from services.validation.formats.ofd import inspect_ofd
 from services.validation.formats.pdf import inspect_pdf
+from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors
 
 __all__ = [
     "ARCHIVAL_FORMATS",
     "EXTENSIONS",
     "MEDIA_FORMATS",
     "MEDIA_TYPES",
+    "NO_ANCHORS",
     "RASTER_FORMATS",
     "FileFacts",
     "Format",
     "ImageFacts",
     "Limits",
+    "OfdSealFacts",
     "SignatureFacts",
+    "TrustAnchors",
     "identify",
     "inspect",
 ]
 
 
-def inspect(data: bytes, limits: Limits = Limits()) -> FileFacts:
+def inspect(data: bytes, limits: Limits = Limits(), trust: TrustAnchors = NO_ANCHORS) -> FileFacts:
+    """`trust`: the platform's signature trust anchors (the step loads them; see formats/signatures.py)."""
     facts = FileFacts(format=identify(data), size=len(data))
     if not data:
         facts.open_error = "the file is empty (0 bytes)"
         return facts
     try:
         if facts.format is Format.PDF:
-            inspect_pdf(data, facts, limits)
+            inspect_pdf(data, facts, limits, trust)
         elif facts.format is Format.OFD:
-            inspect_ofd(data, facts, limits)
+            inspect_ofd(data, facts, limits, trust)
         elif facts.format in RASTER_FORMATS:
             inspect_image(data, facts)
         elif facts.format in MEDIA_FORMATS:

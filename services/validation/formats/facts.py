@@ -28,8 +28,44 @@ class SignatureFacts:
     valid: bool | None = None  # the CMS signature verifies with the signer's key
     trusted: bool | None = None  # the signer's certificate chains to a configured trust root
     covers_whole_file: bool | None = None
-    signer: str | None = None
+    signer: str | None = None  # the signer certificate's common name
     error: str | None = None
+    # pyHanko's difference analysis (formats/signatures.py): how far the file reaches beyond the signature
+    coverage: str | None = None  # SignatureCoverageLevel: ENTIRE_FILE, ENTIRE_REVISION, ...
+    modification_level: str | None = None  # ModificationLevel of the later revisions: NONE ... OTHER
+    docmdp_ok: bool | None = None  # the later revisions respect the signer's DocMDP/FieldMDP lock
+    subject: str | None = None  # the signer certificate's subject, issuer and SHA-256 of its DER
+    issuer: str | None = None
+    fingerprint_sha256: str | None = None
+    signed_at: str | None = None  # the signing time the signer claims (ISO 8601)
+    timestamp: str | None = None  # none | valid | untrusted | invalid (the signature timestamp token)
+    timestamp_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PdfaReport:
+    """What veraPDF (services/validation/adapters/verapdf.py) found for a PDF that declares PDF/A."""
+
+    flavour: str  # the PDF/A part and level validated against, as veraPDF names it: 1b, 2b, 2u, 3a, ...
+    compliant: bool | None  # None: veraPDF could not decide (see error)
+    failed_checks: int = 0
+    failed_rules: tuple[str, ...] = ()  # ISO 19005 clause-test numbers, the first 20
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class OfdSealFacts:
+    """One electronic seal or signature of an OFD (GB/T 38540: Signatures.xml → Signature.xml → the seal
+    .esl and the signed value), as formats/ofd_signatures.py found and verified it."""
+
+    signature_id: str
+    kind: str  # "Seal" (电子印章签章) or "Sign" (电子签名)
+    seal_present: bool  # a seal file (.esl, SES_Seal) is referenced and readable
+    references_ok: bool | None  # every file the signature references hashes to its recorded digest
+    verified: bool | None  # the signed value verifies (SM2) — None: no maintained library could verify it
+    seal_name: str | None = None
+    signer: str | None = None
+    note: str | None = None  # why it is not verified, or what failed
 
 
 @dataclass(frozen=True)
@@ -58,3 +94,7 @@ class FileFacts:
     red_vector_shapes: int = 0  # red curved paths painted in a PDF (a vector seal's ring)
     red_raster_area_mm2: float = 0.0  # seal-red area in images embedded in a PDF
     media_seconds: float | None = None
+    pdfa_declared: str | None = None  # the PDF/A identification in the PDF's XMP (pdfaid:part+conformance)
+    # OFD electronic seals and signatures (Signatures.xml). The seal check (INTEG-SEAL-*) reads these as
+    # its evidence for OFD files: a seal present here is an OFD electronic seal, verified or not.
+    ofd_seals: list[OfdSealFacts] = field(default_factory=list)

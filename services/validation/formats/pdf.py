@@ -1,20 +1,20 @@
 """PDF: parses with pypdf, counts pages, finds encryption, active content and red (seal) shapes, and
-verifies CMS/PAdES signatures with pyHanko."""
+verifies CMS/PAdES signatures with pyHanko (formats/signatures.py)."""
 
 from __future__ import annotations
 
 import io
-import logging
 import re
 import warnings
 
 from services.validation.formats.facts import FileFacts, Limits, SignatureFacts
 from services.validation.formats.image import red_fraction
+from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors, verify_pdf_signatures
 
 _STANDARD_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/adbe.pkcs7.sha1", "/ETSI.RFC3161"}
 
 
-def inspect_pdf(data: bytes, facts: FileFacts, limits: Limits) -> None:
+def inspect_pdf(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> None:
     import pypdf
     from pypdf.errors import PdfReadError
 
@@ -54,9 +54,29 @@ def inspect_pdf(data: bytes, facts: FileFacts, limits: Limits) -> None:
                     h_mm = float(page.mediabox.height) / 72 * 25.4
                     fraction = red_fraction(pil)
                     facts.red_raster_area_mm2 += fraction * w_mm * h_mm
+        facts.pdfa_declared = _pdfa_identification(reader)
         facts.active_content = _pdf_active_content(reader, data)
-        facts.signatures = _pdf_signatures(reader, data)
+        facts.signatures = _pdf_signatures(reader, data, trust)
     facts.opens = True
+
+
+_PDFA_PART = re.compile(rb"pdfaid:part(?:>|\s*=\s*[\"'])\s*([1-4])")
+_PDFA_LEVEL = re.compile(rb"pdfaid:conformance(?:>|\s*=\s*[\"'])\s*([ABUabu])")
+
+
+def _pdfa_identification(reader) -> str | None:  # type: ignore[no-untyped-def]
+    """'2b' for a PDF whose XMP metadata declares PDF/A-2B (ISO 19005 §6.6.4), else None."""
+    ref = reader.trailer["/Root"].get_object().get("/Metadata")
+    if ref is None:
+        return None
+    try:
+        xmp = ref.get_object().get_data()
+    except Exception:
+        return None
+    part, level = _PDFA_PART.search(xmp), _PDFA_LEVEL.search(xmp)
+    if part is None:
+        return None
+    return part.group(1).decode() + (level.group(1).decode().lower() if level else "")
 
 
 def _pdf_active_content(reader, data: bytes) -> list[str]:  # type: ignore[no-untyped-def]
@@ -102,7 +122,7 @@ def _pdf_active_content(reader, data: bytes) -> list[str]:  # type: ignore[no-un
     return sorted(found)
 
 
-def _pdf_signatures(reader, data: bytes) -> list[SignatureFacts]:  # type: ignore[no-untyped-def]
+def _pdf_signatures(reader, data: bytes, trust: TrustAnchors) -> list[SignatureFacts]:  # type: ignore[no-untyped-def]
     fields = reader.get_fields() or {}
     out: list[SignatureFacts] = []
     for name, spec in fields.items():
@@ -120,55 +140,8 @@ def _pdf_signatures(reader, data: bytes) -> list[SignatureFacts]:  # type: ignor
             )
         )
     if any(s.standard for s in out):
-        out = _verify_with_pyhanko(data, out)
+        out = verify_pdf_signatures(data, out, trust)
     return out
-
-
-def _verify_with_pyhanko(data: bytes, found: list[SignatureFacts]) -> list[SignatureFacts]:
-    """Cryptographic verification of CMS/PAdES signatures. No trust roots are configured, so `trusted`
-    says whether the chain reached one; integrity and validity are what the check decides on."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    # Without configured trust roots every chain is "untrusted"; pyHanko logs that with a traceback.
-    logging.getLogger("pyhanko.sign.validation.generic_cms").setLevel(logging.ERROR)
-    verified: dict[str, SignatureFacts] = {}
-    try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        for embedded in reader.embedded_signatures:
-            try:
-                status = validate_pdf_signature(embedded, ValidationContext(allow_fetching=False))
-                verified[embedded.field_name] = SignatureFacts(
-                    field_name=embedded.field_name,
-                    signed=True,
-                    sub_filter=str(embedded.sig_object.get("/SubFilter")),
-                    standard=True,
-                    intact=bool(status.intact),
-                    valid=bool(status.valid),
-                    trusted=bool(status.trusted),
-                    covers_whole_file=str(status.coverage).endswith("ENTIRE_FILE"),
-                    signer=status.signing_cert.subject.human_friendly if status.signing_cert else None,
-                )
-            except Exception as exc:
-                verified[embedded.field_name] = SignatureFacts(
-                    field_name=embedded.field_name,
-                    signed=True,
-                    standard=True,
-                    intact=False,
-                    valid=False,
-                    error=f"{type(exc).__name__}: {str(exc)[:200]}",
-                )
-    except Exception as exc:
-        return [
-            SignatureFacts(
-                s.field_name, s.signed, s.sub_filter, s.standard, intact=False, valid=False, error=f"{exc!s:.200}"
-            )
-            if s.standard
-            else s
-            for s in found
-        ]
-    return [verified.get(s.field_name, s) if s.standard else s for s in found]
 
 
 _PDF_STRING = re.compile(rb"\((?:\\.|[^\\()])*\)|<[0-9A-Fa-f\s]*>", re.S)
