@@ -217,3 +217,80 @@ async def test_a_poison_pill_is_set_aside_with_the_number_of_deaths():
     assert letter["data"]["error_type"] == "PoisonPill"
     assert letter["data"]["reason"] == "the worker died 3 times on this message"
     assert base64.b64decode(letter["data"]["payload_base64"]) == b'{"anything": 1}'
+
+
+class InMemoryLedger:
+    def __init__(self) -> None:
+        self.starts: dict[tuple[str, int, int], int] = {}
+        self.set_aside_rows: list[tuple[int, str, int]] = []
+
+    async def begin(self, message):  # type: ignore[no-untyped-def]
+        position = (message.topic, message.partition, message.offset)
+        self.starts[position] = self.starts.get(position, 0) + 1
+        return self.starts[position] - 1
+
+    async def finish(self, message):  # type: ignore[no-untyped-def]
+        self.starts.pop((message.topic, message.partition, message.offset), None)
+
+    async def interrupted(self, message):  # type: ignore[no-untyped-def]
+        self.starts[(message.topic, message.partition, message.offset)] -= 1
+
+    async def set_aside(self, message, *, service, deaths):  # type: ignore[no-untyped-def]
+        self.set_aside_rows.append((message.offset, service, deaths))
+
+
+class WorkerDied(BaseException):
+    """What the rest of the process sees of a SIGKILL: nothing after this point runs."""
+
+
+async def test_a_message_that_killed_the_worker_three_times_is_set_aside_and_the_next_one_runs():
+    ledger, publisher, acks = InMemoryLedger(), RecordingPublisher(), []
+
+    async def dies_on_poison(event):  # type: ignore[no-untyped-def]
+        if event.id == "poison":
+            raise WorkerDied
+        return [Outbound(topics.CAPTURED, event)]
+
+    runner = _runner(dies_on_poison, publisher)
+    runner.ledger = ledger
+    poison = json.loads(completed_event().model_dump_json())
+    poison["id"] = "poison"
+    poison_message = _message(json.dumps(poison).encode(), offset=40)
+
+    async def ack(offset: int) -> None:
+        acks.append(offset)
+
+    for _ in range(3):  # three workers in a row die on it; none acknowledges it
+        with pytest.raises(WorkerDied):
+            await runner.settle(poison_message, ack=lambda: ack(40))
+    assert acks == [] and not _dead_letters(publisher)
+    await runner.settle(poison_message, ack=lambda: ack(40))  # the fourth sets it aside
+    await runner.settle(_message(completed_event().model_dump_json().encode(), offset=41), ack=lambda: ack(41))
+    [letter] = _dead_letters(publisher)
+    assert letter["data"]["reason"] == "the worker died 3 times on this message"
+    assert letter["data"]["origin_offset"] == 40
+    assert acks == [40, 41], "the partition moves on"
+    assert ledger.set_aside_rows == [(40, "test", 3)]
+    assert ledger.starts == {}, "acknowledged messages are cleared from the ledger"
+    assert [t for t, _, _ in publisher.sent] == [topics.DEAD_LETTER, topics.CAPTURED]
+
+
+async def test_a_graceful_stop_in_the_middle_of_a_step_is_not_counted_as_a_death():
+    import asyncio
+
+    ledger, publisher = InMemoryLedger(), RecordingPublisher()
+
+    async def slow(event):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(10)
+        return []
+
+    runner = _runner(slow, publisher)
+    runner.ledger = ledger
+    message = _message(completed_event().model_dump_json().encode(), offset=3)
+    for _ in range(5):
+        task = asyncio.create_task(runner.settle(message, ack=lambda: asyncio.sleep(0)))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert await ledger.begin(message) == 0
