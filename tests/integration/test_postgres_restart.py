@@ -83,6 +83,12 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
         await index.close()
 
 
+async def _long_operation(index: PgIndex, session: asyncio.Future[int]) -> None:
+    async with index.pool.acquire() as conn, conn.transaction():
+        session.set_result(await conn.fetchval("SELECT pg_backend_pid()"))
+        await conn.execute("SELECT pg_sleep(10)")
+
+
 async def test_a_connection_broken_mid_operation_is_discarded_and_the_fault_is_transient(prepared):
     """asyncpg's pool terminates a connection whose reset fails on release (the session died under a
     query); the error that surfaces — the 57P01 itself, or the reset's 'another operation is in progress'
@@ -93,23 +99,16 @@ async def test_a_connection_broken_mid_operation_is_discarded_and_the_fault_is_t
     admin = await asyncpg.connect(settings.pg_dsn("postgres"))
     try:
         for _ in range(5):
-            pids: list[int] = []
-
-            async def long_operation() -> None:
-                async with index.pool.acquire() as conn, conn.transaction():
-                    pids.append(await conn.fetchval("SELECT pg_backend_pid()"))
-                    await conn.execute("SELECT pg_sleep(10)")
-
-            task = asyncio.create_task(long_operation())
-            while not pids:
-                await asyncio.sleep(0.01)
+            session: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(_long_operation(index, session))
+            pid = await session
             await asyncio.sleep(0.05)
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pids[0])
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
             with pytest.raises(Exception) as caught:
                 await asyncio.wait_for(task, timeout=5)
             assert is_transient(caught.value), f"{caught.value!r} would dead-letter the case"
             # the very next operation works at the first try, in another session: nothing broken was reused
-            assert await index.pool.fetchval("SELECT pg_backend_pid()") != pids[0]
+            assert await index.pool.fetchval("SELECT pg_backend_pid()") != pid
     finally:
         await admin.close()
         await index.close()
