@@ -59,9 +59,7 @@ def upgrade() -> None:
             key        bytea NOT NULL,
             value      bytea NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now(),
-            sent_at    timestamptz,
-            attempts   integer NOT NULL DEFAULT 0,
-            last_error text
+            sent_at    timestamptz
         )
         """
     )
