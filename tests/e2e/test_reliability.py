@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ FAST = {"AA_RETRY_INITIAL_SECONDS": "0.2", "AA_RETRY_MAX_SECONDS": "1", "AA_WORK
 @pytest.fixture
 async def own(prepared, request):  # type: ignore[no-untyped-def]
     """A namespace of this test's own (topics, database), so that its workers can be killed freely."""
-    settings = prepared.model_copy(update={"namespace": f"{prepared.namespace}-{request.node.name[5:15]}"})
+    suffix = re.sub(r"[^a-z0-9]+", "-", request.node.name[5:17].lower()).strip("-")
+    settings = prepared.model_copy(update={"namespace": f"{prepared.namespace}-{suffix}"})
     await ensure_topics(settings)
     await upgrade(settings)
     return settings
