@@ -10,8 +10,8 @@ import uuid
 import asyncpg
 import pytest
 
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.classification.domain import format_archival_code
-from services.common.adapters.index import PgIndex
 from services.common.faults import is_transient
 from services.common.index.migrate import upgrade
 from services.common.runner import Backoff
@@ -38,7 +38,7 @@ async def _terminate_backends_repeatedly(settings, stop: asyncio.Event, kills: l
 async def test_allocations_survive_sessions_terminated_mid_operation_gapless(prepared):
     settings = prepared.model_copy(update={"namespace": prepared.namespace + "-pgkill"})
     await upgrade(settings)
-    index = await PgIndex.connect(settings, migrate=False, max_size=3)
+    store = await PgClassificationStore.connect(settings, migrate=False, max_size=3)
     series = Series("Z109", "XK", 2026, "D30", f"K{uuid.uuid4().hex[:6].upper()}")
     faults: list[BaseException] = []
 
@@ -59,11 +59,28 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
     keys = [f"p/pgkill-{n}/r1" for n in range(150)]
     workers = asyncio.Semaphore(3)
 
-    async def allocate(key: str):  # type: ignore[no-untyped-def]
+    decision = {
+        "rule_id": "r",
+        "schedule_version": "v",
+        "class_code": "XK",
+        "security_level": "公开",
+        "sharing_level": "01",
+    }
+
+    async def classify(key: str) -> tuple[int, str]:
+        event, _ = await store.record_classification(
+            case_key=key,
+            item_code="XK-SCJG-001",
+            series=series,
+            decision=decision,
+            format_code=format_archival_code,
+            make_event=lambda code, _series: {"item_number": code.item_number, "archival_code": code.archival_code},
+        )
+        return event["item_number"], event["archival_code"]
+
+    async def allocate(key: str) -> tuple[int, str]:
         async with workers:
-            return await backoff.run(
-                lambda: index.allocate_archival_code(key, series, format_archival_code), service="test", what="step"
-            )
+            return await backoff.run(lambda: classify(key), service="test", what="step")
 
     try:
         # three workers at once, like the pipeline's services sharing the server
@@ -76,15 +93,15 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
         assert faults, "no operation was hit by a terminated session: the test proves nothing"
         permanent = [f for f in faults if not is_transient(f)]
         assert not permanent, f"faults a restart causes were taken as permanent: {permanent[:3]}"
-        assert sorted(r.item_number for r in results) == list(range(1, len(keys) + 1)), "gaps or duplicates"
-        again = [await index.allocate_archival_code(k, series, format_archival_code) for k in keys]
-        assert [a.archival_code for a in again] == [r.archival_code for r in results]
+        assert sorted(number for number, _ in results) == list(range(1, len(keys) + 1)), "gaps or duplicates"
+        again = [await classify(k) for k in keys]
+        assert again == results, "a case's code changed"
     finally:
-        await index.close()
+        await store.close()
 
 
-async def _long_operation(index: PgIndex, session: asyncio.Future[int]) -> None:
-    async with index.pool.acquire() as conn, conn.transaction():
+async def _long_operation(store: PgClassificationStore, session: asyncio.Future[int]) -> None:
+    async with store.pool.acquire() as conn, conn.transaction():
         session.set_result(await conn.fetchval("SELECT pg_backend_pid()"))
         await conn.execute("SELECT pg_sleep(10)")
 
@@ -95,12 +112,12 @@ async def test_a_connection_broken_mid_operation_is_discarded_and_the_fault_is_t
     masking it — must read as transient, and the next operation must get a fresh session at once."""
     settings = prepared.model_copy(update={"namespace": prepared.namespace + "-pgkill"})
     await upgrade(settings)
-    index = await PgIndex.connect(settings, migrate=False, max_size=1)
+    store = await PgClassificationStore.connect(settings, migrate=False, max_size=1)
     admin = await asyncpg.connect(settings.pg_dsn("postgres"))
     try:
         for _ in range(5):
             session: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(_long_operation(index, session))
+            task = asyncio.create_task(_long_operation(store, session))
             pid = await session
             await asyncio.sleep(0.05)
             assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
@@ -108,7 +125,7 @@ async def test_a_connection_broken_mid_operation_is_discarded_and_the_fault_is_t
                 await asyncio.wait_for(task, timeout=5)
             assert is_transient(caught.value), f"{caught.value!r} would dead-letter the case"
             # the very next operation works at the first try, in another session: nothing broken was reused
-            assert await index.pool.fetchval("SELECT pg_backend_pid()") != pid
+            assert await store.pool.fetchval("SELECT pg_backend_pid()") != pid
     finally:
         await admin.close()
-        await index.close()
+        await store.close()
