@@ -62,6 +62,8 @@ class ArchiveSettings(BaseSettings):
     # A worker that must stop (its input unacknowledged) waits this long first, so that Prometheus scrapes
     # the metric saying why; then it exits with status 75 for its orchestrator to restart it.
     worker_stop_delay_seconds: float = 15.0
+    # The transactional outbox's relay (a job of the storage worker): how often it sends what is unsent.
+    outbox_relay_seconds: float = 5.0
     # Fault injection (tests, the chaos harness): SIGKILL the worker on a message with this key. Empty = off.
     fault_kill_on_key: str = ""
 

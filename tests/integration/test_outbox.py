@@ -92,3 +92,50 @@ async def test_stage_refuses_to_run_outside_a_transaction(pool):
     async with pool.acquire() as conn:
         with pytest.raises(RuntimeError, match="inside the transaction"):
             await outbox.stage(conn, "archive.test.v1", _event(99))
+
+
+class CrashingPublisher:
+    """The broker connection dies just after the check row was committed."""
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        raise ConnectionResetError("the worker lost the broker (or died) between the commit and the publish")
+
+
+async def test_a_fixity_alert_survives_a_crash_between_its_check_row_and_the_publish(pool):
+    from datetime import UTC, datetime
+
+    from contracts.v1 import topics
+    from services.storage import fixity
+    from services.storage.adapters.index import PgIndex
+    from tests.fakes import InMemoryObjectStore
+
+    store = InMemoryObjectStore()
+    await store.ensure_bucket("archive")
+    row = {  # a package whose object is gone: the audit must alert
+        "case_key": "market-regulation/SCJG-2026-909001/r1",
+        "archival_code": "Z109-XK·2026-D30-ORG-0001",
+        "package_key": "market-regulation/SCJG-2026-909001/r1.tar",
+        "package_bucket": "archive",
+        "package_version_id": "v1",
+        "package_sha256": "0" * 64,
+        "source_platform": "market-regulation",
+        "case_number": "SCJG-2026-909001",
+        "revision": 1,
+        "package_prefix": "market-regulation/SCJG-2026-909001/r1",
+        "manifest_sha256": "1" * 64,
+        "file_count": 1,
+        "total_bytes": 10,
+        "retain_until": datetime(2056, 1, 1, tzinfo=UTC),
+        "legal_hold": False,
+    }
+    index = PgIndex(pool)
+    report = await fixity.audit([row], store=store, index=index, publisher=CrashingPublisher())
+    assert [r.passed for r in report.results] == [False]
+    checks = await pool.fetchval("SELECT count(*) FROM fixity_checks WHERE case_key = $1", row["case_key"])
+    assert checks == 1
+    # the relay (the storage worker's job) sends the alert that the crash kept from going out
+    publisher = RecordingPublisher()
+    assert await index.relay_outbox(publisher, lambda t: t) == 1
+    [(topic, key, value)] = publisher.sent
+    assert topic == topics.FIXITY_FAILED and key == row["case_key"].encode()
+    assert b"the package object is missing" in value

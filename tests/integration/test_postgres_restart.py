@@ -56,7 +56,7 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
     backoff = Recording(0.01, 0.05)
     stop, kills = asyncio.Event(), []
     killer = asyncio.create_task(_terminate_backends_repeatedly(settings, stop, kills))
-    keys = [f"p/pgkill-{n}/r1" for n in range(150)]
+    keys = [f"p/pgkill-{n}/r1" for n in range(80)]
     workers = asyncio.Semaphore(3)
 
     decision = {
