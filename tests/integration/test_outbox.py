@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 import pytest
+from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent, utc_now
 from services.common.adapters import outbox
@@ -16,15 +17,19 @@ from tests.fakes import RecordingPublisher
 pytestmark = pytest.mark.integration
 
 
-def _event(n: int) -> CloudEvent[dict]:
-    return CloudEvent[dict](
+class Payload(BaseModel):
+    n: int
+
+
+def _event(n: int) -> CloudEvent[Payload]:
+    return CloudEvent[Payload](
         id=f"outbox-test-{n}",
         source="urn:test",
         type="archive.test.v1",
         time=utc_now(),
         subject=f"p/case-{n}/r1",
         correlationid=f"p/case-{n}/r1",
-        data={"n": n},
+        data=Payload(n=n),
     )
 
 
