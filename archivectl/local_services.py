@@ -148,6 +148,16 @@ def status(
     return [(p, p.pid()) for p in _layout(namespace, 0, stack_dir or REPO / ".stack") if p.name in services]
 
 
+def exit_status(namespace: str, service: str, stack_dir: Path | None = None) -> int | None:
+    """The exit status of a service this process started and that has exited (None otherwise)."""
+    [proc] = [p for p in _layout(namespace, 0, stack_dir or REPO / ".stack") if p.name == service]
+    try:
+        child = _children.get(int(proc.pid_file.read_text().strip()))
+    except (OSError, ValueError):
+        return None
+    return child.poll() if child is not None else None
+
+
 def wait_http(url: str, timeout: float = 60.0, proc: ServiceProcess | None = None) -> None:
     """Wait until `url` answers (any HTTP status); fail early, naming the log, if the process died."""
     import urllib.error

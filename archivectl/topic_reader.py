@@ -23,18 +23,20 @@ class Seen:
     key: str | None
     event: dict[str, Any]
     arrived_at: float  # time.time() when this reader received it
+    offset: int = -1
 
 
 async def read_topics(
     settings: ArchiveSettings,
     contract_topics: Iterable[str],
     *,
-    done: Callable[[list[Seen]], bool],
+    done: Callable[[list[Seen]], bool] | None = None,
     timeout: float,
     on_event: Callable[[Seen], None] | None = None,
 ) -> tuple[list[Seen], bool]:
-    """Read the topics from their start until `done(seen)` is true or `timeout` passes.
-    Returns what was seen and whether `done` was reached."""
+    """Read the topics from their start until `done(seen)` is true or `timeout` passes — without `done`,
+    until each partition's end as it was when reading began. Returns what was seen and whether `done`
+    (or the end) was reached."""
     names = {settings.topic(t): t for t in contract_topics}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -52,6 +54,13 @@ async def read_topics(
                 partitions.append(TopicPartition(name, p))
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] = {}  # reading to the end: the partitions not there yet
+        if done is None:
+            ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items() if end > 0}
+
+            def done(_: list[Seen]) -> bool:
+                return not ends
+
         deadline = time.monotonic() + timeout
         while not done(seen):
             remaining = deadline - time.monotonic()
@@ -65,7 +74,11 @@ async def read_topics(
                         event = json.loads(m.value)
                     except (TypeError, ValueError):
                         event = {"undecodable": True}
-                    item = Seen(names[tp.topic], m.key.decode("utf-8", "replace") if m.key else None, event, now)
+                    item = Seen(
+                        names[tp.topic], m.key.decode("utf-8", "replace") if m.key else None, event, now, m.offset
+                    )
+                    if m.offset + 1 >= ends.get(tp, 0):
+                        ends.pop(tp, None)
                     seen.append(item)
                     if on_event:
                         on_event(item)

@@ -15,6 +15,7 @@ from contracts.v1 import ClassifiedEvent, topics
 from services.classification.adapters.schedule_store import PgClassificationStore, ScheduleVersionConflict
 from services.classification.domain import decision_from_rule
 from services.classification.review import (
+    DecidedButNotPublished,
     ReviewRefused,
     check_values,
     decide_and_publish,
@@ -170,6 +171,13 @@ async def _decide(
             )
     except (ReviewRefused, ValueError) as exc:
         return _fail(str(exc))
+    except DecidedButNotPublished as exc:
+        code = exc.decision.event.data.classification.archival_code
+        print(
+            f"{case_key}: decided ({code}); Kafka did not take its classified event now — it waits in the outbox "
+            "and the storage worker's relay publishes it (or run this command again to try at once)"
+        )
+        return 0
     if decision.already_decided:
         print(
             f"{case_key} was already decided by {review['decided_by']}; its classified event "

@@ -246,8 +246,18 @@ class DeadLetter(_Frozen):
     origin_key: str | None = None
     error_type: str = Field(description="Exception class or classification, e.g. InvalidEnvelope.")
     reason: str = Field(description="What was wrong with the message, for a person to act on.")
-    payload_base64: str = Field(description="The message exactly as received.")
+    payload_base64: str = Field(
+        description="The message exactly as received; empty when it is kept in the object store instead "
+        "(`payload_object`)."
+    )
     failed_at: datetime
+    payload_object: ObjectRef | None = Field(
+        default=None,
+        description="Where the message is kept when it was too large to travel inside the letter: the "
+        "dead-letter bucket, keyed by origin topic/partition/offset.",
+    )
+    payload_bytes: int | None = Field(default=None, ge=0, description="Size of the message as received.")
+    payload_sha256: Sha256Hex | None = Field(default=None, description="SHA-256 of the message as received.")
 
 
 class FixityFailed(_Frozen):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from services.classification.schedule import Schedule
+from services.common.runner import Publisher
 from services.common.series import AllocatedCode, Series
 
 
@@ -65,3 +66,6 @@ class ReviewStore(ClassificationStore, ScheduleVersions, Protocol):
     """What deciding a review needs of the classification store (PgClassificationStore is one)."""
 
     async def review(self, case_key: str) -> dict[str, Any] | None: ...
+    async def relay_outbox(self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str) -> int:
+        """Publish the outbox event `only` if it is unsent (the decision staged it); how many were sent."""
+        ...

@@ -90,10 +90,13 @@ class ReviewDecision:
 
 
 class DecidedButNotPublished(Exception):
-    """The decision is recorded but its classified event could not be published; deciding again publishes it."""
+    """The decision is recorded and its classified event is in the outbox, but the broker did not take it
+    now: the storage worker's outbox relay publishes it (docs/reliability.md); deciding again tries at once."""
 
     def __init__(self, decision: ReviewDecision) -> None:
-        super().__init__(f"{decision.event.subject} was decided but its classified event could not be published")
+        super().__init__(
+            f"{decision.event.subject} was decided; its classified event waits in the outbox for the relay"
+        )
         self.decision = decision
 
 
@@ -120,7 +123,8 @@ async def decide_and_publish(
     DecidedButNotPublished when a new decision is recorded but the broker did not take its event."""
     if review["status"] == "decided":
         event = await decided_event(store, review)
-        await publish_event(publisher, topic_name(topics.CLASSIFIED), event)
+        if not await store.relay_outbox(publisher, topic_name, only=event.id):  # still waiting there, or sent
+            await publish_event(publisher, topic_name(topics.CLASSIFIED), event)
         return ReviewDecision(event, created=False, already_decided=True)
     if review["status"] != "waiting":
         raise ReviewRefused(f"{review['case_key']} is {review['status']}, not waiting for a decision")
@@ -164,7 +168,10 @@ async def decide_and_publish(
     )
     outcome = ReviewDecision(classified, created)
     try:
-        await publish_event(publisher, topic_name(topics.CLASSIFIED), outcome.event)
+        # A new decision staged its event in the outbox with the decision; send it now (the relay job would
+        # within seconds). A case classified meanwhile by another path has no outbox row: publish it directly.
+        if not (created and await store.relay_outbox(publisher, topic_name, only=outcome.event.id)):
+            await publish_event(publisher, topic_name(topics.CLASSIFIED), outcome.event)
     except Exception as exc:
         raise DecidedButNotPublished(outcome) from exc
     return outcome

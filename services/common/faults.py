@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 
 import asyncpg
 from aiokafka import errors as kafka_errors
@@ -37,18 +39,67 @@ _TRANSIENT_S3_CODES = {
 }
 
 
+# OSError numbers that mean "the other side or the disk is not ready now; the same call will succeed once
+# it is": the network and the server come back, a full spool is emptied by its operator. Everything else
+# (permission denied, no such file, is a directory, read-only file system, invalid argument...) does not
+# change by waiting and is dead-lettered with its reason rather than retried for ever.
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.EHOSTDOWN,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.ENETRESET,
+        errno.EPIPE,
+        errno.EAGAIN,
+        errno.EADDRNOTAVAIL,
+        errno.ENOSPC,  # a full local spool or data disk: the case waits until space is freed (alerted)
+        errno.EDQUOT,
+    }
+)
+# Bare OSErrors asyncio raises for a failed connect (several addresses, all refusing) carry no errno.
+_CONNECT_FAILED = ("Multiple exceptions:", "Connect call failed")
+
+# asyncpg's messages when a connection died under an operation (a server restart, pg_terminate_backend)
+# and the next operation found it half-way. asyncpg's pool terminates such a connection when its reset on
+# release fails, so the retry gets a fresh session (tests/integration/test_postgres_restart.py).
+_BROKEN_CONNECTION = ("another operation is in progress", "cannot switch to state", "connection")
+
+
+def _transient_os_error(exc: OSError) -> bool:
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, socket.gaierror):  # name resolution: a service not registered yet
+        return exc.errno in (socket.EAI_AGAIN, socket.EAI_NONAME, socket.EAI_FAIL)
+    if exc.errno is None:
+        return str(exc).startswith(_CONNECT_FAILED)
+    return exc.errno in TRANSIENT_ERRNOS
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ObjectUnreadable):  # the adapter's error: as transient as what it wraps
         return exc.__cause__ is not None and is_transient(exc.__cause__)
-    if isinstance(exc, TransientFault | ConnectionError | TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TransientFault | TimeoutError | asyncio.TimeoutError):
         return True
-    if isinstance(exc, OSError):  # refused connections, resets, DNS trouble
-        return True
+    if isinstance(exc, OSError):
+        return _transient_os_error(exc)
     if isinstance(
-        exc, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.AdminShutdownError  # 57P01: the server is stopping (pg_ctl stop -m fast, a terminated backend)
+        | asyncpg.CrashShutdownError  # 57P02: another backend crashed; the server restarts
+        | asyncpg.ConnectionDoesNotExistError,
     ):
         return True
-    if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError) and any(
+        text in str(exc).lower() for text in _BROKEN_CONNECTION
+    ):
         return True
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return True

@@ -26,6 +26,26 @@ STEP_DURATION = Histogram(
     ["service", "step"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+DEAD_LETTER_SHARE = Gauge(
+    "archive_dead_letter_share",
+    "Share of the worker's recent messages (the guard's window) that were dead-lettered.",
+    ["service"],
+)
+GUARD_TRIPS = Counter(
+    "archive_dead_letter_guard_trips_total",
+    "Times the dead-letter guard stopped the worker: most recent messages failed (alert on any increase).",
+    ["service"],
+)
+POISON_PILLS = Counter(
+    "archive_poison_pills_total",
+    "Messages set aside because the worker died on them too often (alert on any increase).",
+    ["service"],
+)
+WORKER_STOPS = Counter(
+    "archive_worker_stops_total",
+    "Times a worker stopped itself with its input unacknowledged, by cause.",
+    ["service", "cause"],
+)
 IN_FLIGHT = Gauge("archive_step_in_flight", "Messages being handled right now.", ["service"])
 JOB_ROUNDS = Counter(
     "archive_job_rounds_total", "Rounds of a scheduled job, by outcome.", ["service", "job", "outcome"]

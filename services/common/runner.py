@@ -12,10 +12,17 @@ acknowledge the input. So:
 * a crash anywhere before the return leaves the input unacknowledged, so it is redelivered; steps are
   idempotent and re-emit the same events, so redelivery changes nothing.
 
-`handle()` never raises except for cancellation: Faust acknowledges an event even when the agent
-raises, so the decision cannot be left to Faust.
+A dead letter carries the input inline (base64) up to `inline_payload_max_bytes`; a larger input is kept
+in the dead-letter bucket (key: origin topic/partition/offset) and the letter references it, so a letter
+never outgrows its topic.
 
-Scheduled jobs (the storage fixity audit, and later ones) run through `JobRunner`: the same Backoff for
+`handle()` returns when the input's fate is settled (outputs delivered, or its letter delivered). When
+it cannot be settled — the letter itself cannot be written, or the dead-letter guard finds most recent
+messages failing (a bad deploy) — it raises `WorkerMustStop`: the caller must NOT acknowledge the input
+and must stop the process (stream_app exits non-zero), so the input is redelivered after a restart.
+Faust acknowledges an event even when the agent raises, so that decision is never left to Faust.
+
+Scheduled jobs (the storage fixity audit, the outbox relay) run through `JobRunner`: the same Backoff for
 transient faults, a failed round logged and counted, and the next round tries again.
 """
 
@@ -23,14 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import hashlib
 import logging
+import os
+import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from contracts.envelope import CloudEvent, utc_now
-from contracts.v1 import DeadLetter, DeadLetterEvent, topics
+from contracts.v1 import DeadLetter, DeadLetterEvent, ObjectRef, topics
 from services.common import metrics
 from services.common.codec import InboundEnvelope, decode_event, encode_event
 from services.common.faults import InvalidInput, fault_name, is_transient
@@ -71,7 +83,54 @@ class Publisher(Protocol):
         """Return only once the broker has acknowledged the message."""
 
 
+class PayloadKeeper(Protocol):
+    async def keep(self, key: str, data: bytes) -> ObjectRef:
+        """Store `data` under `key` (overwriting the same bytes on redelivery is fine)."""
+
+
+class AttemptLedger(Protocol):
+    """Starts of a message that never finished, kept outside the worker (adapters/attempt_ledger.py)."""
+
+    async def begin(self, message: InboundMessage) -> int: ...
+    async def finish(self, message: InboundMessage) -> None: ...
+    async def interrupted(self, message: InboundMessage) -> None: ...
+    async def set_aside(self, message: InboundMessage, *, service: str, deaths: int) -> None: ...
+
+
 Step = Callable[[InT], Awaitable[Sequence[Outbound]]]
+
+# Inputs up to this size travel inside their letter; larger ones are kept in the dead-letter bucket.
+# 1 MiB: far below the topic's 8 MiB limit even after base64 (4/3), and a DLQ consumer stays light.
+INLINE_PAYLOAD_MAX_BYTES = 1024 * 1024
+# A letter's reason is for a person; pydantic's account of a huge invalid input can be megabytes.
+REASON_MAX_CHARS = 8000
+
+
+class WorkerMustStop(Exception):
+    """The input's fate cannot be settled here: do not acknowledge it, stop the worker (non-zero exit)."""
+
+
+@dataclass
+class DeadLetterGuard:
+    """After getsentry/arroyo: a worker that dead-letters more than `max_share` of its last `window`
+    messages is not looking at bad input but is itself broken (a bad deploy, a wrong setting) — it stops
+    instead of draining its topic into the DLQ. It judges only once it has seen `min_messages`."""
+
+    window: int = 100
+    max_share: float = 0.5
+    min_messages: int = 20
+
+    def __post_init__(self) -> None:
+        self._outcomes: deque[bool] = deque(maxlen=self.window)
+
+    def record(self, dead_lettered: bool) -> None:
+        self._outcomes.append(dead_lettered)
+
+    def share(self) -> float:
+        return sum(self._outcomes) / len(self._outcomes) if self._outcomes else 0.0
+
+    def tripped(self) -> bool:
+        return len(self._outcomes) >= self.min_messages and self.share() > self.max_share
 
 
 class ProgressJournal(Protocol):
@@ -126,6 +185,12 @@ class StepRunner(Generic[InT]):
         topic_name: Callable[[str], str] = lambda name: name,
         backoff: Backoff | None = None,
         progress: ProgressJournal | None = None,
+        payload_keeper: PayloadKeeper | None = None,
+        inline_payload_max_bytes: int = INLINE_PAYLOAD_MAX_BYTES,
+        guard: DeadLetterGuard | None = None,
+        ledger: AttemptLedger | None = None,
+        poison_pill_deaths: int = 3,
+        fault_kill_on_key: str = "",
     ) -> None:
         self.progress = progress
         self.service = service
@@ -135,23 +200,101 @@ class StepRunner(Generic[InT]):
         self.publisher = publisher
         self.topic_name = topic_name
         self.backoff = backoff or Backoff(0.5, 30.0)
+        self.payload_keeper = payload_keeper
+        self.inline_payload_max_bytes = inline_payload_max_bytes
+        self.guard = guard or DeadLetterGuard()
+        self.ledger = ledger
+        self.poison_pill_deaths = poison_pill_deaths
+        # Fault injection for tests and the chaos harness only: SIGKILL this process when a message with
+        # this key arrives (what an out-of-memory kill or a native crash in a decoder does). Empty = off.
+        self.fault_kill_on_key = fault_kill_on_key.encode() if fault_kill_on_key else b""
+
+    async def settle(self, message: InboundMessage, ack: Callable[[], Awaitable[Any]]) -> None:
+        """One input, from the ledger's "started" to the acknowledgement: a message on which the worker
+        already died `poison_pill_deaths` times is set aside unread, so the partition moves on."""
+        if self.ledger is None:
+            await self.handle(message)
+            await ack()
+            return
+        ledger = self.ledger
+        deaths = await self.backoff.run(lambda: ledger.begin(message), service=self.service, what="record start")
+        if deaths >= self.poison_pill_deaths:
+            log.error(
+                "poison pill: the worker died on this message too often; setting it aside",
+                extra={
+                    "deaths": deaths,
+                    "origin_topic": message.topic,
+                    "origin_partition": message.partition,
+                    "origin_offset": message.offset,
+                },
+            )
+            await self.set_aside(message, deaths)
+            await self.backoff.run(
+                lambda: ledger.set_aside(message, service=self.service, deaths=deaths),
+                service=self.service,
+                what="record set-aside",
+            )
+        else:
+            if self.fault_kill_on_key and message.key == self.fault_kill_on_key:
+                log.warning("fault injection: killing this worker on the message", extra={"key": message.key})
+                os.kill(os.getpid(), signal.SIGKILL)
+            try:
+                await self.handle(message)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):  # a graceful stop mid-step is no death
+                    await asyncio.wait_for(ledger.interrupted(message), timeout=2)
+                raise
+        await ack()
+        await self.backoff.run(lambda: ledger.finish(message), service=self.service, what="record finish")
 
     async def handle(self, message: InboundMessage) -> None:
         metrics.MESSAGES_CONSUMED.labels(self.service, self.input_topic).inc()
         metrics.IN_FLIGHT.labels(self.service).inc()
         started = time.perf_counter()
         try:
-            await self._handle(message)
+            dead_lettered = await self._handle(message)
+        except (asyncio.CancelledError, WorkerMustStop):
+            raise
+        except Exception as exc:
+            # Nothing the runner can settle (a letter the broker refuses for good, a bug in the runner):
+            # the input stays unacknowledged and the worker stops, never a silent ack.
+            raise WorkerMustStop(
+                f"{self.service} could not settle {message.topic}[{message.partition}]@{message.offset}: {exc!r}"
+            ) from exc
         finally:
             metrics.IN_FLIGHT.labels(self.service).dec()
             metrics.STEP_DURATION.labels(self.service, self.input_topic).observe(time.perf_counter() - started)
+        self.guard.record(dead_lettered)
+        metrics.DEAD_LETTER_SHARE.labels(self.service).set(self.guard.share())
+        if self.guard.tripped():
+            metrics.GUARD_TRIPS.labels(self.service).inc()
+            log.critical(
+                "dead-letter guard tripped: stopping the worker",
+                extra={
+                    "share": round(self.guard.share(), 3),
+                    "window": self.guard.window,
+                    "max_share": self.guard.max_share,
+                    "what_to_do": "most recent messages failed: look for a bad deploy or setting in the letters "
+                    "(archivectl dlq list), fix it, then replay them (archivectl dlq replay)",
+                },
+            )
+            raise WorkerMustStop(
+                f"{self.service} dead-lettered {self.guard.share():.0%} of its last {self.guard.window} messages "
+                f"(more than {self.guard.max_share:.0%})"
+            )
 
-    async def _handle(self, message: InboundMessage) -> None:
+    async def set_aside(self, message: InboundMessage, deaths: int) -> None:
+        """Dead-letter a message on which the worker died `deaths` times (a poison pill), unread."""
+        metrics.POISON_PILLS.labels(self.service).inc()
+        await self._dead_letter(message, "PoisonPill", f"the worker died {deaths} times on this message")
+
+    async def _handle(self, message: InboundMessage) -> bool:
+        """Settle one input; True when it was dead-lettered."""
         try:
             event = decode_event(message.value, self.input_model, self.input_topic)
         except InvalidInput as exc:
             await self._dead_letter(message, exc.kind, exc.reason)
-            return
+            return True
         with case_context(correlation_id=event.correlationid, case_key=event.subject, event_id=event.id):
             progress = self.progress
             if progress is not None:
@@ -160,7 +303,7 @@ class StepRunner(Generic[InT]):
                 outputs = await self.backoff.run(lambda: self.step(event), service=self.service, what="step")
             except InvalidInput as exc:
                 await self._dead_letter(message, exc.kind, exc.reason)
-                return
+                return True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -168,12 +311,13 @@ class StepRunner(Generic[InT]):
                 # than kill the worker; the DLQ metric and log make it loud.
                 log.exception("step failed unexpectedly; dead-lettering the message")
                 await self._dead_letter(message, fault_name(exc), f"unexpected error in {self.service}: {exc!r}")
-                return
+                return True
             for out in outputs:
                 await self._publish(out.topic, out.key, encode_event(out.event))
             if progress is not None:
                 await self._note(lambda: progress.handled(self.service, self.input_topic, event, outputs))
             log.info("handled", extra={"outputs": [o.topic for o in outputs]})
+            return False
 
     async def _note(self, journal_write: Callable[[], Awaitable[None]]) -> None:
         """Write to the progress journal. A transient fault is waited out like any other; anything else is
@@ -196,6 +340,22 @@ class StepRunner(Generic[InT]):
     async def _dead_letter(self, message: InboundMessage, kind: str, reason: str) -> None:
         metrics.MESSAGES_FAILED.labels(self.service, kind).inc()
         origin_key = message.key.decode("utf-8", "replace") if message.key else None
+        payload = message.value or b""
+        kept: ObjectRef | None = None
+        if len(payload) > self.inline_payload_max_bytes:
+            if self.payload_keeper is None:
+                raise RuntimeError(
+                    f"a {len(payload)}-byte input cannot travel inside its dead letter and no dead-letter bucket "
+                    "is configured"
+                )
+            keeper = self.payload_keeper
+            kept = await self.backoff.run(
+                lambda: keeper.keep(dead_letter_object_key(message), payload),
+                service=self.service,
+                what="keep dead-letter payload",
+            )
+        if len(reason) > REASON_MAX_CHARS:
+            reason = reason[:REASON_MAX_CHARS] + f" … ({len(reason) - REASON_MAX_CHARS} more characters)"
         letter = DeadLetterEvent(
             id=f"dlq:{message.topic}:{message.partition}:{message.offset}",
             source=f"urn:approval-archive:{self.service}",
@@ -211,8 +371,11 @@ class StepRunner(Generic[InT]):
                 origin_key=origin_key,
                 error_type=kind,
                 reason=reason,
-                payload_base64=base64.b64encode(message.value or b"").decode("ascii"),
+                payload_base64="" if kept else base64.b64encode(payload).decode("ascii"),
                 failed_at=utc_now(),
+                payload_object=kept,
+                payload_bytes=len(payload),
+                payload_sha256=hashlib.sha256(payload).hexdigest(),
             ),
         )
         log.error(
@@ -272,3 +435,8 @@ class JobRunner:
         while True:
             await sleep(interval_seconds)
             await self.run_once()
+
+
+def dead_letter_object_key(message: InboundMessage) -> str:
+    """Where an oversized input is kept: one object per origin position, so a redelivery overwrites it."""
+    return f"{message.topic}/{message.partition}/{message.offset}"

@@ -49,6 +49,24 @@ class ArchiveSettings(BaseSettings):
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
 
+    # Dead letters (docs/reliability.md): inputs larger than this travel in the dead-letter bucket, not
+    # inside their letter. The guard stops a worker that dead-letters more than `dlq_guard_max_share` of
+    # its last `dlq_guard_window` messages (judged from `dlq_guard_min_messages` on): a bad deploy.
+    dead_letter_bucket_base: str = "archive-dead-letters"
+    dead_letter_inline_max_bytes: int = 1024 * 1024
+    dlq_guard_window: int = Field(default=100, ge=1)
+    dlq_guard_max_share: float = Field(default=0.5, gt=0, le=1)
+    dlq_guard_min_messages: int = Field(default=20, ge=1)
+    # A message on which a worker died this many times is set aside (poison pill).
+    poison_pill_deaths: int = Field(default=3, ge=1)
+    # A worker that must stop (its input unacknowledged) waits this long first, so that Prometheus scrapes
+    # the metric saying why; then it exits with status 75 for its orchestrator to restart it.
+    worker_stop_delay_seconds: float = 15.0
+    # The transactional outbox's relay (a job of the storage worker): how often it sends what is unsent.
+    outbox_relay_seconds: float = 5.0
+    # Fault injection (tests, the chaos harness): SIGKILL the worker on a message with this key. Empty = off.
+    fault_kill_on_key: str = ""
+
     # The archive's identity in archival codes (DA/T 22): fonds (全宗号).
     fonds_code: str = "Z109"
 
@@ -80,6 +98,10 @@ class ArchiveSettings(BaseSettings):
     @property
     def archive_bucket(self) -> str:
         return f"{self.namespace}-{self.archive_bucket_base}" if self.namespace else self.archive_bucket_base
+
+    @property
+    def dead_letter_bucket(self) -> str:
+        return f"{self.namespace}-{self.dead_letter_bucket_base}" if self.namespace else self.dead_letter_bucket_base
 
     @property
     def pg_database(self) -> str:

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypedDict
 
+import asyncpg
 import faust
 
+from contracts.v1 import ObjectRef
+from services.common import metrics
+from services.common.adapters.attempt_ledger import PgAttemptLedger
 from services.common.adapters.case_progress import PgCaseProgress
+from services.common.adapters.object_store import MinioObjectStore
 from services.common.codec import InboundEnvelope
 from services.common.composition import Service
 from services.common.logs import configure_logging, logging_config
 from services.common.metrics import serve_metrics
-from services.common.runner import Backoff, InboundMessage, JobRunner, StepRunner
+from services.common.runner import Backoff, DeadLetterGuard, InboundMessage, JobRunner, StepRunner, WorkerMustStop
 from services.common.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,37 @@ class FaustPublisher:
         # the inner one waits for the delivery report.
         delivery = await channel.send(key=key, value=value, force=True)
         await delivery
+
+
+# The exit status of a worker that stopped itself with its input unacknowledged (EX_TEMPFAIL): its
+# orchestrator restarts it and the input is delivered again.
+EXIT_WORKER_MUST_STOP = 75
+
+
+class DeadLetterBucket:
+    """Keeps inputs too large for their dead letter in the namespace's dead-letter bucket."""
+
+    def __init__(self, settings: ArchiveSettings) -> None:
+        self.store = MinioObjectStore.from_settings(settings)
+        self.bucket = settings.dead_letter_bucket
+
+    async def keep(self, key: str, data: bytes) -> ObjectRef:
+        await self.store.ensure_bucket(self.bucket)
+        await self.store.put_bytes(self.bucket, key, data, content_type="application/octet-stream")
+        return ObjectRef(bucket=self.bucket, key=key)
+
+
+async def stop_worker(service: str, exc: WorkerMustStop, delay: float) -> None:
+    """Stop the process now, the input unacknowledged: a graceful Faust shutdown could still commit it."""
+    metrics.WORKER_STOPS.labels(service, type(exc.__cause__ or exc).__name__).inc()
+    log.critical(
+        "stopping the worker; its input stays unacknowledged and is delivered again after a restart",
+        extra={"reason": str(exc)[:2000], "exit_status": EXIT_WORKER_MUST_STOP},
+    )
+    await asyncio.sleep(delay)  # let Prometheus scrape why
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_WORKER_MUST_STOP)
 
 
 def make_app(service: str, settings: ArchiveSettings) -> faust.App:
@@ -97,6 +135,11 @@ def bind_service(
         # What became of each case, for its platform (GET /api/v1/platform/cases/…): the runner's hook.
         progress = await backoff.run(lambda: PgCaseProgress.connect(settings), service=service, what="start-up")
         publisher = FaustPublisher(app)
+        # `build` has migrated the database. The poison-pill ledger has a connection of its own, so that its
+        # two statements per message never wait behind the step's.
+        ledger_pool = await backoff.run(
+            lambda: asyncpg.create_pool(settings.pg_dsn(), min_size=1, max_size=1), service=service, what="start-up"
+        )
         runner = StepRunner(
             service=service,
             input_topic=input_topic,
@@ -106,6 +149,14 @@ def bind_service(
             topic_name=settings.topic,
             backoff=backoff,
             progress=progress,
+            payload_keeper=DeadLetterBucket(settings),
+            inline_payload_max_bytes=settings.dead_letter_inline_max_bytes,
+            guard=DeadLetterGuard(
+                settings.dlq_guard_window, settings.dlq_guard_max_share, settings.dlq_guard_min_messages
+            ),
+            ledger=PgAttemptLedger(ledger_pool, settings.group_id(service)),
+            poison_pill_deaths=settings.poison_pill_deaths,
+            fault_kill_on_key=settings.fault_kill_on_key,
         )
         jobs = [
             asyncio.create_task(
@@ -120,20 +171,22 @@ def bind_service(
         try:
             # Manual acks: Faust acks an event in a `finally` as soon as the loop body is left — also when a
             # shutdown cancels the body in the middle of a retry, which would commit a message never handled.
-            # With noack(), only the explicit ack below (after the outputs are delivered) commits the offset.
+            # With noack(), only the explicit ack (after the outputs are delivered) commits the offset.
             manual = stream.noack()
             async for event in manual.events():
                 message = event.message
-                await runner.handle(
-                    InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
-                )
-                await manual.ack(event)
+                inbound = InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
+                try:
+                    await runner.settle(inbound, ack=partial(manual.ack, event))
+                except WorkerMustStop as exc:
+                    await stop_worker(service, exc, settings.worker_stop_delay_seconds)
         finally:
             for task in jobs:
                 task.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
             await built.close()
             await progress.close()
+            await ledger_pool.close()
 
 
 def worker_app(

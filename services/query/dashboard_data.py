@@ -43,7 +43,15 @@ UNKNOWN_DEPARTMENT = {"code": "", "name": "未知 unknown"}
 
 # How long each part is reused. Throughput and queues are what an operator watches move; the backlog
 # costs a few broker round trips; fixity changes once a day (the audit) and scans fixity_checks.
-CACHE_SECONDS = {"throughput": 2.0, "queues": 1.0, "rejects": 5.0, "backlog": 3.0, "fixity": 10.0, "overdue": 30.0}
+CACHE_SECONDS = {
+    "throughput": 2.0,
+    "queues": 1.0,
+    "rejects": 5.0,
+    "backlog": 3.0,
+    "fixity": 10.0,
+    "poison_pills": 5.0,
+    "overdue": 30.0,
+}
 
 
 def refresh_seconds(requested: str | int | None) -> int:
@@ -209,6 +217,35 @@ def fixity_part(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- poison pills ---------------------------------------------------------------------------------------
+
+
+def poison_pills_part(raw: Mapping[str, Any], *, scoped: bool) -> dict[str, Any]:
+    """Messages set aside because a worker died on them K times (docs/reliability.md). They are named by
+    topic position, not by department, so a caller scoped to departments sees the counts only."""
+    total = int(raw["total"])
+    return {
+        "ok": True,
+        "total": total,
+        "last_24_hours": int(raw["last_24_hours"]),
+        "status": "set_aside" if total else "ok",
+        "latest": []
+        if scoped
+        else [
+            {
+                "service": r["service"],
+                "topic": r["topic"],
+                "partition": r["partition"],
+                "offset": r["offset"],
+                "origin_key": r["origin_key"],
+                "deaths": r["deaths"],
+                "set_aside_at": iso(r["set_aside_at"]),
+            }
+            for r in raw["latest"]
+        ],
+    }
+
+
 # --- queues --------------------------------------------------------------------------------------------
 
 
@@ -311,6 +348,7 @@ class DashboardQueries(Protocol):
     async def fixity(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]: ...
     async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
+    async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]: ...
 
 
 class ConsumerLag(Protocol):
@@ -373,6 +411,7 @@ class Dashboard:
             "fixity": ((scope,), lambda: self._fixity(scope)),
             "queues": ((scope, rows), lambda: self._queues(scope, rows)),
             "overdue": ((scope,), lambda: self._overdue(scope)),
+            "poison_pills": ((scope is None,), lambda: self._poison_pills(scoped=scope is not None)),
         }
         results = await asyncio.gather(*(self._part(name, key, make) for name, (key, make) in parts.items()))
         return {"generated_at": iso(self.now()), **dict(zip(parts, results, strict=True))}
@@ -414,6 +453,9 @@ class Dashboard:
 
     async def _overdue(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
         return overdue_part(await self.queries.overdue(self.now(), self.overdue_days, scope), self.overdue_days)
+
+    async def _poison_pills(self, *, scoped: bool) -> dict[str, Any]:
+        return poison_pills_part(await self.queries.poison_pills(self.now(), self.queue_rows), scoped=scoped)
 
     async def close(self) -> None:
         await self.lag.close()

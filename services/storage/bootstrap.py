@@ -13,6 +13,7 @@ from contracts.envelope import utc_now
 from contracts.v1 import ClassifiedEvent
 from services.common.adapters.object_store import MinioObjectStore, ObjectStore
 from services.common.composition import ScheduledJob, Service, open_database
+from services.common.runner import Publisher
 from services.storage import fixity
 from services.storage.adapters.index import PgIndex
 from services.storage.config import StorageSettings
@@ -48,5 +49,15 @@ async def build(
             batch=settings.fixity_batch,
         )
         jobs.append(ScheduledJob("fixity-audit", settings.fixity_interval_seconds, round_))
+    if settings.outbox_relay_seconds > 0:
+        # Events committed with a database row (fixity alerts, review decisions) that their immediate
+        # attempt did not send: the transactional outbox's relay (docs/reliability.md).
+        jobs.append(
+            ScheduledJob("outbox-relay", settings.outbox_relay_seconds, partial(_relay, index=index, settings=settings))
+        )
     step = partial(store_case, store=store, index=index, archive_bucket=settings.archive_bucket, clock=clock)
     return Service(step, jobs=jobs, closers=closers)
+
+
+async def _relay(publisher: Publisher, *, index: StorageIndex, settings: StorageSettings) -> None:
+    await index.relay_outbox(publisher, settings.topic)

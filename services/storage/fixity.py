@@ -24,7 +24,6 @@ from contracts.envelope import CloudEvent, derived_event_id, utc_now
 from contracts.v1 import CaseIdentity, FixityFailed, PackageRef, topics
 from services.common import metrics
 from services.common.adapters.object_store import ObjectMissing, ObjectStore, ObjectUnreadable
-from services.common.codec import encode_event
 from services.common.runner import Publisher
 from services.storage import bag
 from services.storage.ports import AuditIndex, AuditPackageRow, ScheduledAuditIndex
@@ -134,6 +133,7 @@ async def audit(
     for done, row in enumerate(rows, start=1):
         result = await check_package(store, row)
         checked_at = clock()
+        alert = None if result.passed else failed_event(row, result, checked_at)
         await index.record_fixity_check(
             {
                 "case_key": row["case_key"],
@@ -147,7 +147,8 @@ async def audit(
                 "computed_sha256": result.computed_sha256,
                 "failed_paths": list(result.failed_paths),
                 "agent": AGENT,
-            }
+            },
+            alert,
         )
         metrics.FIXITY_CHECKS.labels("pass" if result.passed else "fail").inc()
         if not result.passed:
@@ -156,11 +157,16 @@ async def audit(
                 "fixity check failed",
                 extra={"case_key": row["case_key"], "package_key": row["package_key"], "reason": result.reason},
             )
-            if publisher is not None:
-                event = failed_event(row, result, checked_at)
-                await publisher.publish(
-                    topic_name(topics.FIXITY_FAILED), row["case_key"].encode("utf-8"), encode_event(event)
-                )
+            if publisher is not None and alert is not None:
+                # The alert committed with its check row (the outbox); send it now. If the broker does not
+                # take it, the storage worker's outbox relay does, later: the audit goes on.
+                try:
+                    await index.relay_outbox(publisher, topic_name, only=alert.id)
+                except Exception as exc:
+                    log.warning(
+                        "fixity alert kept in the outbox for the relay",
+                        extra={"case_key": row["case_key"], "error": f"{type(exc).__name__}: {exc}"[:500]},
+                    )
         report.results.append(result)
         if progress:
             progress(done, len(rows))

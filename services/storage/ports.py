@@ -3,13 +3,15 @@ store. The adapter is services/storage/adapters/index.py; tests/fakes.py has an 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
+from contracts.envelope import CloudEvent
 from contracts.v1 import SupersededRevision
 from services.common.adapters.fixity_log import FixityCheckRow
 from services.common.adapters.object_store import ObjectStore
+from services.common.runner import Publisher
 
 __all__ = [
     "AuditIndex",
@@ -61,7 +63,13 @@ class RecordIndex(Protocol):
 
 
 class AuditIndex(Protocol):
-    async def record_fixity_check(self, row: FixityCheckRow) -> None: ...
+    async def record_fixity_check(self, row: FixityCheckRow, alert: CloudEvent[Any] | None = None) -> None:
+        """Record the check; with `alert`, stage that event in the outbox in the same transaction."""
+        ...
+
+    async def relay_outbox(
+        self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str | None = None
+    ) -> int: ...
 
 
 class ScheduledAuditIndex(AuditIndex, Protocol):

@@ -672,6 +672,56 @@ async def test_a_review_is_decided_through_the_api_and_its_event_published(world
     assert [r["status"] for r in rows] == [422, 422, 200, 409]
 
 
+async def test_a_review_decision_whose_publish_dies_after_the_commit_still_goes_out(world):
+    """The decision and its classified event commit together (the outbox): the publisher dying between the
+    commit and the publish loses nothing — the relay (the storage worker's job) sends it, once."""
+    from services.classification.review import DecidedButNotPublished, decide_and_publish, filing_of
+    from tests.fakes import RecordingPublisher
+    from tests.unit.test_classification import validated_event
+
+    class DiesAfterTheCommit:
+        async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+            raise ConnectionResetError("the query service lost Kafka (or died) right after the commit")
+
+    store = PgClassificationStore(world.index.pool)
+    schedule = load_schedule_file(bundled_schedule_file())
+    await install_schedule(store, schedule, source_file="bundled", loaded_by="test", activate=True)
+    rec = sample_record("QAPI-REVIEW-OUTBOX", applicant=PERSON).model_copy(
+        update={"item_code": "XK-WSJK-001", "item_name": "公共场所卫生许可"}
+    )
+    case = rec.metadata()
+    await store.enqueue_review(
+        case_key=case.case_key,
+        validated_event=validated_event(rec, event_id="v-qapi-review-outbox").model_dump(mode="json"),
+        reason="no rule covers XK-WSJK-001",
+        schedule_version=schedule.version,
+        source_platform=case.source_platform,
+        item_code=case.item_code,
+        item_name=case.item_name,
+        case_title=case.case_title,
+    )
+    filing = filing_of(world.settings)
+    values = {"retention": "D10", "category": "XK", "class": "BYXK", "security": "内部", "sharing": "03"}
+    with pytest.raises(DecidedButNotPublished) as caught:
+        await decide_and_publish(
+            store,
+            await store.review(case.case_key),
+            publisher=DiesAfterTheCommit(),
+            topic_name=world.settings.topic,
+            decided_by="测试 operator",
+            fonds_code=filing.fonds_code,
+            organisations=filing.organisations,
+            values=values,
+        )
+    assert (await store.review(case.case_key))["status"] == "decided"
+    relay = RecordingPublisher()
+    assert await store.relay_outbox(relay, world.settings.topic, only=caught.value.decision.event.id) == 1
+    assert await store.relay_outbox(relay, world.settings.topic, only=caught.value.decision.event.id) == 0
+    [(topic, key, value)] = relay.sent
+    assert topic == world.settings.topic(topics.CLASSIFIED) and key == case.case_key.encode()
+    assert json.loads(value)["id"] == caught.value.decision.event.id
+
+
 # --- statistics and the audit endpoints ---------------------------------------------------------------------
 
 

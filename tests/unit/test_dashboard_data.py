@@ -26,6 +26,7 @@ from services.query.dashboard_data import (
     group_inputs,
     minute_series,
     partition_lag,
+    poison_pills_part,
     queues_part,
     refresh_seconds,
     rejects_part,
@@ -269,6 +270,26 @@ def test_queues_show_each_open_entry_with_its_failures_codes_and_reasons():
 # --- assembly and cache ---------------------------------------------------------------------------------
 
 
+POISON_PILL_ROW = {
+    "service": "validation",
+    "topic": "archive.captured.v1",
+    "partition": 1,
+    "offset": 17,
+    "origin_key": "health/W-9/r1",
+    "deaths": 3,
+    "set_aside_at": datetime(2026, 12, 1, 0, 0, tzinfo=UTC),
+}
+
+
+def test_poison_pills_are_listed_for_an_unscoped_caller_and_counted_only_for_a_scoped_one():
+    raw = {"total": 1, "last_24_hours": 1, "latest": [POISON_PILL_ROW]}
+    part = poison_pills_part(raw, scoped=False)
+    assert part["status"] == "set_aside" and part["total"] == 1
+    assert part["latest"][0] == {**POISON_PILL_ROW, "set_aside_at": "2026-12-01T00:00:00Z"}
+    assert poison_pills_part(raw, scoped=True)["latest"] == []
+    assert poison_pills_part({"total": 0, "last_24_hours": 0, "latest": []}, scoped=False)["status"] == "ok"
+
+
 class FakeQueries:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -307,6 +328,10 @@ class FakeQueries:
         self._call("overdue", departments)
         return []
 
+    async def poison_pills(self, now, latest):  # type: ignore[no-untyped-def]
+        self._call("poison_pills", None)
+        return {"total": 1, "last_24_hours": 1, "latest": [POISON_PILL_ROW]}
+
 
 class FakeLag:
     def __init__(self, down: bool = False) -> None:
@@ -331,11 +356,12 @@ def _dashboard(queries: FakeQueries, lag: FakeLag) -> Dashboard:
 async def test_a_snapshot_has_every_part():
     snapshot = await _dashboard(FakeQueries(), FakeLag()).snapshot()
     assert snapshot["generated_at"] == "2026-11-25T10:30:42Z"
-    for part in ("throughput", "backlog", "rejects", "fixity", "queues"):
+    for part in ("throughput", "backlog", "rejects", "fixity", "queues", "poison_pills"):
         assert snapshot[part]["ok"] is True, part
         assert snapshot[part]["as_of"] == "2026-11-25T10:30:42Z", part
     assert snapshot["backlog"]["total_lag"] == 4 * 2
     assert snapshot["fixity"]["status"] == "unchecked"
+    assert snapshot["poison_pills"]["latest"][0]["offset"] == 17
 
 
 async def test_a_part_whose_source_fails_says_so_and_the_others_are_served():
@@ -353,7 +379,14 @@ async def test_pollers_share_one_query_per_part_while_it_is_fresh_and_a_failure_
     queries, lag = FakeQueries(), FakeLag()
     dashboard = _dashboard(queries, lag)
     await asyncio.gather(*(dashboard.snapshot() for _ in range(5)))
-    assert sorted(name for name, _ in queries.calls) == ["fixity", "overdue", "queues", "rejects", "throughput"]
+    assert sorted(name for name, _ in queries.calls) == [
+        "fixity",
+        "overdue",
+        "poison_pills",
+        "queues",
+        "rejects",
+        "throughput",
+    ]
     assert lag.calls == 1
 
     queries.failing = {"throughput"}

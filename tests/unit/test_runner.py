@@ -209,3 +209,160 @@ async def test_a_journal_that_fails_for_good_does_not_dead_letter_a_handled_case
     flaky = Flaky()
     await _journaled(step, RecordingPublisher(), flaky).handle(_message(event.model_dump_json().encode()))
     assert [c[0] for c in flaky.calls] == ["started", "handled"]
+
+
+class SizeLimitedPublisher(RecordingPublisher):
+    """Refuses what Kafka refuses: a message over the topic's limit (not retriable)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        from aiokafka.errors import MessageSizeTooLargeError
+
+        if len(value) > self.limit:
+            raise MessageSizeTooLargeError(f"{len(value)} bytes > {self.limit}")
+        await super().publish(topic, key, value)
+
+
+class KeptPayloads:
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+
+    async def keep(self, key: str, data: bytes):  # type: ignore[no-untyped-def]
+        from contracts.v1 import ObjectRef
+
+        self.kept[key] = data
+        return ObjectRef(bucket="dead-letters", key=key)
+
+
+async def test_an_oversized_invalid_input_is_kept_in_the_object_store_and_referenced_from_its_letter():
+    payload = b"\x00 not json " + b"x" * (3 * 1024 * 1024)  # a few MiB: base64 inside the letter is too big
+    publisher, keeper = SizeLimitedPublisher(limit=1024 * 1024), KeptPayloads()
+    runner = _runner(_never_called, publisher)
+    runner.payload_keeper = keeper
+    await runner.handle(_message(payload, offset=99))
+    [letter] = _dead_letters(publisher)
+    data = letter["data"]
+    assert data["error_type"] == "NotJson"
+    assert data["payload_base64"] == ""
+    assert data["payload_object"] == {"bucket": "dead-letters", "key": f"{topics.APPROVAL_COMPLETED}/2/99"}
+    assert keeper.kept[data["payload_object"]["key"]] == payload
+    assert data["payload_bytes"] == len(payload)
+    import hashlib
+
+    assert data["payload_sha256"] == hashlib.sha256(payload).hexdigest()
+
+
+async def test_a_letter_that_cannot_be_delivered_stops_the_worker_instead_of_being_swallowed():
+    from services.common.runner import WorkerMustStop
+
+    publisher = SizeLimitedPublisher(limit=10)  # every letter is refused, for good
+    with pytest.raises(WorkerMustStop, match="could not settle"):
+        await _runner(_never_called, publisher).handle(_message(b"not json"))
+
+
+async def test_the_guard_stops_a_worker_that_dead_letters_most_of_its_recent_messages():
+    from services.common.runner import DeadLetterGuard, WorkerMustStop
+
+    async def step(event):  # type: ignore[no-untyped-def]
+        return [Outbound(topics.CAPTURED, event)]
+
+    publisher = RecordingPublisher()
+    runner = _runner(step, publisher)
+    runner.guard = DeadLetterGuard(window=10, max_share=0.5, min_messages=10)
+    good = completed_event().model_dump_json().encode()
+    # the sample feed's share of defects (3 in 30) and a burst of deliberate garbage never trip it
+    for offset in range(30):
+        await runner.handle(_message(b"garbage" if offset % 10 == 0 else good, offset=offset))
+    for offset in range(30, 35):
+        await runner.handle(_message(b"garbage", offset=offset))
+    with pytest.raises(WorkerMustStop, match="dead-lettered 60% of its last 10 messages"):
+        await runner.handle(_message(b"garbage", offset=35))
+
+
+async def test_a_poison_pill_is_set_aside_with_the_number_of_deaths():
+    publisher = RecordingPublisher()
+    await _runner(_never_called, publisher).set_aside(_message(b'{"anything": 1}', offset=5), deaths=3)
+    [letter] = _dead_letters(publisher)
+    assert letter["data"]["error_type"] == "PoisonPill"
+    assert letter["data"]["reason"] == "the worker died 3 times on this message"
+    assert base64.b64decode(letter["data"]["payload_base64"]) == b'{"anything": 1}'
+
+
+class InMemoryLedger:
+    def __init__(self) -> None:
+        self.starts: dict[tuple[str, int, int], int] = {}
+        self.set_aside_rows: list[tuple[int, str, int]] = []
+
+    async def begin(self, message):  # type: ignore[no-untyped-def]
+        position = (message.topic, message.partition, message.offset)
+        self.starts[position] = self.starts.get(position, 0) + 1
+        return self.starts[position] - 1
+
+    async def finish(self, message):  # type: ignore[no-untyped-def]
+        self.starts.pop((message.topic, message.partition, message.offset), None)
+
+    async def interrupted(self, message):  # type: ignore[no-untyped-def]
+        self.starts[(message.topic, message.partition, message.offset)] -= 1
+
+    async def set_aside(self, message, *, service, deaths):  # type: ignore[no-untyped-def]
+        self.set_aside_rows.append((message.offset, service, deaths))
+
+
+class WorkerDied(BaseException):
+    """What the rest of the process sees of a SIGKILL: nothing after this point runs."""
+
+
+async def test_a_message_that_killed_the_worker_three_times_is_set_aside_and_the_next_one_runs():
+    ledger, publisher, acks = InMemoryLedger(), RecordingPublisher(), []
+
+    async def dies_on_poison(event):  # type: ignore[no-untyped-def]
+        if event.id == "poison":
+            raise WorkerDied
+        return [Outbound(topics.CAPTURED, event)]
+
+    runner = _runner(dies_on_poison, publisher)
+    runner.ledger = ledger
+    poison = json.loads(completed_event().model_dump_json())
+    poison["id"] = "poison"
+    poison_message = _message(json.dumps(poison).encode(), offset=40)
+
+    async def ack(offset: int) -> None:
+        acks.append(offset)
+
+    for _ in range(3):  # three workers in a row die on it; none acknowledges it
+        with pytest.raises(WorkerDied):
+            await runner.settle(poison_message, ack=lambda: ack(40))
+    assert acks == [] and not _dead_letters(publisher)
+    await runner.settle(poison_message, ack=lambda: ack(40))  # the fourth sets it aside
+    await runner.settle(_message(completed_event().model_dump_json().encode(), offset=41), ack=lambda: ack(41))
+    [letter] = _dead_letters(publisher)
+    assert letter["data"]["reason"] == "the worker died 3 times on this message"
+    assert letter["data"]["origin_offset"] == 40
+    assert acks == [40, 41], "the partition moves on"
+    assert ledger.set_aside_rows == [(40, "test", 3)]
+    assert ledger.starts == {}, "acknowledged messages are cleared from the ledger"
+    assert [t for t, _, _ in publisher.sent] == [topics.DEAD_LETTER, topics.CAPTURED]
+
+
+async def test_a_graceful_stop_in_the_middle_of_a_step_is_not_counted_as_a_death():
+    import asyncio
+
+    ledger, publisher = InMemoryLedger(), RecordingPublisher()
+
+    async def slow(event):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(10)
+        return []
+
+    runner = _runner(slow, publisher)
+    runner.ledger = ledger
+    message = _message(completed_event().model_dump_json().encode(), offset=3)
+    for _ in range(5):
+        task = asyncio.create_task(runner.settle(message, ack=lambda: asyncio.sleep(0)))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert await ledger.begin(message) == 0

@@ -23,7 +23,10 @@ from typing import Any
 
 import asyncpg
 
+from contracts.v1 import ClassifiedEvent, topics
+from services.common.adapters import outbox
 from services.common.composition import open_database
+from services.common.runner import Publisher
 from services.common.series import AllocatedCode, Series
 from services.common.settings import ArchiveSettings
 
@@ -287,6 +290,9 @@ class PgClassificationStore:
                 decision["sharing_level"],
             )
             if review_decision is not None:
+                # A person's decision follows no input message that could be redelivered: its classified event
+                # is staged in the outbox in this transaction, so a crash after the commit cannot lose it.
+                await outbox.stage(conn, topics.CLASSIFIED, ClassifiedEvent.model_validate(event))
                 await conn.execute(
                     """UPDATE classification_reviews SET status='decided', decided_by=$2, decided_at=$3,
                        decision=$4::jsonb WHERE case_key=$1""",
@@ -323,6 +329,9 @@ class PgClassificationStore:
             number,
         )
         return AllocatedCode(number, code, newly_allocated=True)
+
+    async def relay_outbox(self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str) -> int:
+        return await outbox.relay(self.pool, publisher, topic_name, only=only)
 
     # --- the review queue -------------------------------------------------------------------------------
 

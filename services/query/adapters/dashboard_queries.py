@@ -119,6 +119,22 @@ class PgDashboardQueries:
             )
         return {**dict(summary), "failed_packages": [dict(r) for r in failed]}
 
+    async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]:
+        """Messages set aside after K worker deaths: how many (ever, last 24 h) and the latest `latest`."""
+        async with self.pool.acquire() as conn:
+            counts = await conn.fetchrow(
+                """SELECT count(*) AS total,
+                          count(*) FILTER (WHERE set_aside_at >= $1::timestamptz - interval '24 hours') AS last_24_hours
+                   FROM poison_pills""",
+                now,
+            )
+            rows = await conn.fetch(
+                """SELECT service, topic, partition, "offset", origin_key, deaths, set_aside_at
+                   FROM poison_pills ORDER BY set_aside_at DESC LIMIT $1""",
+                latest,
+            )
+        return {**dict(counts), "latest": [dict(r) for r in rows]}
+
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]:
         """Open quarantine entries and waiting manual reviews: how many, and the oldest `oldest` of each."""
         scope = _scope(departments)

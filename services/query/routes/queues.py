@@ -198,14 +198,23 @@ async def decide(
     except ReviewRefused as exc:
         raise HTTPException(422, str(exc)) from exc
     except DecidedButNotPublished as exc:
-        log.exception("a review decision was recorded but its classified event could not be published")
+        log.warning(
+            "a review decision was recorded; its classified event waits in the outbox for the relay",
+            extra={"case_key": case_key, "error": repr(exc.__cause__)[:500]},
+        )
         archival_code = exc.decision.event.data.classification.archival_code
         note(request, archival_code=archival_code)
-        raise HTTPException(
-            503,
-            f"{case_key} was decided ({archival_code}) but its classified event could not be "
-            "published; POST decide again (or run `archivectl review decide CASE_KEY`) to publish it",
-        ) from exc
+        return JSONResponse(
+            status_code=202,
+            content={
+                "detail": f"{case_key} was decided ({archival_code}); Kafka did not take its classified event now, "
+                "so it waits in the outbox and the storage worker's relay publishes it within seconds "
+                "(POST decide again to try at once)",
+                "case_key": case_key,
+                "archival_code": archival_code,
+                "published_to": None,
+            },
+        )
     event = decision.event
     if decision.already_decided:
         return JSONResponse(

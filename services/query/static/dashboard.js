@@ -173,6 +173,28 @@
     );
   }
 
+  function drawPoisonPills(p) {
+    const ok = showPartError("poison_pills", p);
+    setNumber("poison-pills-total", ok ? p.total : null);
+    setNumber("poison-pills-last-24-hours", ok ? p.last_24_hours : null);
+    const status = $("poison-pills-status");
+    status.textContent = ok ? (p.status === "ok" ? "正常 none" : "有搁置 SET ASIDE") : "—";
+    status.dataset.status = ok ? (p.status === "ok" ? "ok" : "failed") : "unknown";
+    const latest = ok ? p.latest : [];
+    $("poison-pills-table").hidden = latest.length === 0;
+    replaceRows("poison-pills", $("poison-pills-rows"), latest, (m) =>
+      el(
+        "tr",
+        { "data-testid": "poison-pill-row" },
+        el("td", {}, m.service),
+        el("td", {}, el("code", {}, `${m.topic} / ${m.partition} @ ${m.offset}`)),
+        el("td", {}, m.origin_key || ""),
+        el("td", { className: "n" }, formatNumber(m.deaths)),
+        el("td", {}, formatTime(m.set_aside_at))
+      )
+    );
+  }
+
   function drawQueues(q) {
     const ok = showPartError("queues", q);
     setNumber("quarantine-open-count", ok ? q.quarantine.open : null);
@@ -287,6 +309,7 @@
       drawBacklog(data.backlog);
       drawRejects(data.rejects);
       drawFixity(data.fixity);
+      drawPoisonPills(data.poison_pills);
       drawQueues(data.queues);
       if (data.overdue) drawOverdue(data.overdue);
       updates += 1;

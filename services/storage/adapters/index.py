@@ -8,15 +8,18 @@ Every write is idempotent by case key: a redelivered case gets back what is alre
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 import asyncpg
 
-from contracts.v1 import SupersededRevision
+from contracts.envelope import CloudEvent
+from contracts.v1 import SupersededRevision, topics
+from services.common.adapters import outbox
 from services.common.adapters.fixity_log import FixityCheckRow, record_fixity_check
 from services.common.composition import open_database
+from services.common.runner import Publisher
 from services.common.settings import ArchiveSettings
 from services.storage.ports import AuditPackageRow
 
@@ -137,8 +140,16 @@ class PgIndex:
         # The SELECT above names exactly the row type's columns.
         return [cast(AuditPackageRow, dict(r)) for r in await self.pool.fetch(sql, checked_before)]
 
-    async def record_fixity_check(self, row: FixityCheckRow) -> None:
-        await record_fixity_check(self.pool, row)
+    async def record_fixity_check(self, row: FixityCheckRow, alert: CloudEvent[Any] | None = None) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await record_fixity_check(conn, row)
+            if alert is not None:  # the failure alert commits with its check row (the outbox)
+                await outbox.stage(conn, topics.FIXITY_FAILED, alert)
+
+    async def relay_outbox(
+        self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str | None = None
+    ) -> int:
+        return await outbox.relay(self.pool, publisher, topic_name, only=only)
 
     async def try_lock(self, lock_id: int) -> asyncpg.Connection | None:
         """A session advisory lock held on a dedicated connection (release with `unlock`), or None."""
