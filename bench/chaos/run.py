@@ -174,8 +174,8 @@ class Harness:
                         if producer is None:
                             producer = producer_for(self.settings)
                             await asyncio.wait_for(producer.start(), 30)
-                        sent = await producer.send(
-                            self.settings.topic(topics.APPROVAL_COMPLETED), payload, key=key.encode()
+                        sent = await asyncio.wait_for(
+                            producer.send(self.settings.topic(topics.APPROVAL_COMPLETED), payload, key=key.encode()), 60
                         )
                         await asyncio.wait_for(sent, 60)
                         break
@@ -258,9 +258,9 @@ class Harness:
         elif fault.kind == "disk-full":
             await self._minio_disk_full(fault)
         elif fault.kind == "read-only":
-            await _run("mount", "-o", "remount,ro", str(self.stack.minio_data))
+            await self._remount("ro", fault)
             await asyncio.sleep(fault.hold)
-            await _run("mount", "-o", "remount,rw", str(self.stack.minio_data))
+            await self._remount("rw", fault)
         fault.healed = time.monotonic()
         await self._await_recovery(fault)
 
@@ -304,6 +304,18 @@ class Harness:
         ).lstrip("; ")
         await asyncio.sleep(fault.hold)
         ballast.unlink()
+
+    async def _remount(self, mode: str, fault: Fault) -> None:
+        """The kernel refuses a read-only remount while a file is open for writing (EBUSY): try again."""
+        for attempt in range(50):
+            try:
+                await _run("mount", "-o", f"remount,{mode}", str(self.stack.minio_data))
+                if attempt:
+                    fault.note = (fault.note + f"; remount {mode} took {attempt + 1} attempts").lstrip("; ")
+                return
+            except RuntimeError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"remount,{mode} of {self.stack.minio_data} kept failing (busy)")
 
     async def _await_recovery(self, fault: Fault) -> None:
         """Moving again: for a worker, its new process delivered an output; otherwise an outcome arrived
