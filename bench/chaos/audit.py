@@ -38,6 +38,7 @@ class Verdict:
     dead_letters: int = 0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    lost_to_dead_letters: list[str] = field(default_factory=list)  # lost cases sent to the dead-letter topic
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -72,7 +73,11 @@ async def read_whole_topic(settings: ArchiveSettings, topic: str) -> list[tuple[
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         out: list[tuple[int, int, str | None, bytes]] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in tps])
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
             for tp, messages in batch.items():
                 for m in messages:
@@ -124,10 +129,12 @@ async def audit(
         | {k for k, ids in rejected_by_key.items() if len(ids) > 1}
     )
     unexpected = sorted((archived | rejected) - published)
+    verdict.lost_to_dead_letters = sorted(set(verdict.lost) & {d.get("origin_key") for d in letters.values()})
     verdict.check(
         "every published case revision has exactly one outcome",
         not verdict.lost and not both and not verdict.duplicated and not unexpected,
-        f"{len(verdict.lost)} without outcome{_sample(verdict.lost)}, {len(both)} both archived and rejected"
+        f"{len(verdict.lost)} without outcome{_sample(verdict.lost)} ({len(verdict.lost_to_dead_letters)} of them "
+        f"dead-lettered), {len(both)} both archived and rejected"
         f"{_sample(both)}, {len(verdict.duplicated)} with more than one outcome id{_sample(verdict.duplicated)}, "
         f"{len(unexpected)} never published{_sample(unexpected)}",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import re
@@ -23,7 +24,7 @@ from archivectl.outcomes import OUTCOME_TOPICS
 from archivectl.platforms import sample_platform_secrets, signed
 from archivectl.topic_reader import read_topics
 from contracts.v1 import topics
-from samples.generator import approval_completed_event, generate_cases
+from samples.generator import approval_completed_event, generate_case
 from services.common.index.migrate import upgrade
 from services.common.producer import producer_for
 
@@ -46,6 +47,10 @@ INVALID_INPUTS = {
 }
 IN_FLIGHT = re.compile(r'^archive_step_in_flight\{service="[a-z]+"\} ([0-9.e+]+)$', re.M)
 PRODUCED = re.compile(r"^archive_messages_produced_total\{[^}]*\} ([0-9.e+]+)$", re.M)
+
+
+# The broker is killed on purpose: aiokafka's reconnect warnings would drown the harness's own lines.
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def say(text: str) -> None:
@@ -76,9 +81,11 @@ class Flow:
     query_failed: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
+    dead_lettered: set[str] = field(default_factory=set)  # keys seen on the dead-letter topic
+
     @property
     def pending(self) -> int:
-        return len(self.published - self.outcome_at.keys())
+        return len(self.published - self.outcome_at.keys() - self.dead_lettered)
 
     def outcome_after(self, moment: float) -> bool:
         return self.last_outcome > moment
@@ -109,17 +116,17 @@ class Harness:
         self.env = {**self.stack.service_env(), **SERVICE_ENV}
         self.procs: dict[str, local_services.ServiceProcess] = {}
         self.operator_key = ""
+        self.secrets: dict[str, str] = {}
         self.started = time.monotonic()
 
     # --- set-up -------------------------------------------------------------------------------------------
 
-    async def set_up(self) -> list[tuple[str, bytes, bool]]:
+    async def set_up(self) -> list[int | str]:
         say(f"seed {self.opts.seed} (repeat with --seed {self.opts.seed}); namespace {self.namespace}")
         say(
             f"stack of its own in {self.stack.stack_dir} — servers {self.stack.server_ports()}, "
             f"proxies {self.stack.proxy_ports()}, toxiproxy API {self.stack.toxiproxy_port}"
         )
-        cases = asyncio.create_task(asyncio.to_thread(generate_cases, self.opts.cases, 20261201 + self.opts.seed))
         await self.stack.stack_sh("up", "toxiproxy")
         for server in SERVERS:
             await self.toxi.ensure_proxy(server, self.stack.proxy_ports()[server], self.stack.server_ports()[server])
@@ -129,34 +136,46 @@ class Harness:
         await ensure_topics(self.settings)
         await upgrade(self.settings)
         self.operator_key = await self._operator_key()
-        secrets = await sample_platform_secrets(self.settings)
-        generated = await cases
-        say(f"{len(generated)} sample cases generated ({sum(1 for c in generated if c.defect)} with a wrong digest)")
-        items: list[tuple[str, bytes, bool]] = []
-        for case in generated:
-            event = signed(approval_completed_event(case), secrets[case.platform])
-            items.append((event["subject"], json.dumps(event, ensure_ascii=False).encode(), True))
+        self.secrets = await sample_platform_secrets(self.settings)
+        # What is fed, in order: case numbers of the sample mix (built wave by wave, just before they are
+        # sent: 2,000 cases take minutes to build) and the invalid inputs at seeded places.
+        slots: list[int | str] = list(range(self.opts.cases))
         rng = random.Random(self.opts.seed)
-        for key, (payload, _) in INVALID_INPUTS.items():
-            items.insert(rng.randrange(len(items) // 10, len(items)), (key, payload, False))
+        for key in INVALID_INPUTS:
+            slots.insert(rng.randrange(len(slots) // 10, len(slots)), key)
         for proc in local_services.start(
             self.namespace, self.offset, self.stack.stack_dir, self.env, services=local_services.SERVICES
         ):
             self.procs[proc.name] = proc
         local_services.wait_http(f"{self.procs['query'].url}/healthz", timeout=90, proc=self.procs["query"])
         say("services started: " + ", ".join(f"{n} pid {p.pid()}" for n, p in self.procs.items()))
+        return slots
+
+    def build_wave(self, slots: list[int | str]) -> list[tuple[str, bytes, bool]]:
+        """(key, payload, is a case) for each slot: a signed sample case, or an invalid input."""
+        items = []
+        for slot in slots:
+            if isinstance(slot, str):
+                items.append((slot, INVALID_INPUTS[slot][0], False))
+                continue
+            case = generate_case(slot, seed=20261201 + self.opts.seed)
+            event = signed(approval_completed_event(case), self.secrets[case.platform])
+            items.append((event["subject"], json.dumps(event, ensure_ascii=False).encode(), True))
         return items
 
     async def _operator_key(self) -> str:
         import asyncpg
 
-        from services.query.access import Role
+        from services.query.access import POLICY, Role
         from services.query.adapters.api_keys import PgApiKeys
 
         pool = await asyncpg.create_pool(self.settings.pg_dsn(), min_size=1, max_size=2)
         try:
             return await PgApiKeys(pool).create(
-                "chaos harness", Role.OPERATOR, sharing_levels=["01", "02", "03"], created_by="bench.chaos"
+                "chaos harness",
+                Role.OPERATOR,
+                sharing_levels=sorted(POLICY[Role.OPERATOR].grantable_sharing),
+                created_by="bench.chaos",
             )
         finally:
             await pool.close()
@@ -196,9 +215,12 @@ class Harness:
         reader fails: only the first arrival per case counts."""
 
         def on_event(seen: Any) -> None:
-            if seen.topic in (topics.ARCHIVED, topics.REJECTED) and seen.key:
-                self.flow.outcome_at.setdefault(seen.key, seen.arrived_at)
-                self.flow.last_outcome = max(self.flow.last_outcome, time.monotonic())
+            # Moving = a case not seen before came out (a re-read after a reader failure is not movement).
+            if seen.topic in (topics.ARCHIVED, topics.REJECTED) and seen.key and seen.key not in self.flow.outcome_at:
+                self.flow.outcome_at[seen.key] = seen.arrived_at
+                self.flow.last_outcome = time.monotonic()
+            elif seen.topic == topics.DEAD_LETTER and seen.key:
+                self.flow.dead_lettered.add(seen.key)  # no outcome will come: not waited for (the audit fails)
 
         while not self.flow.done.is_set():
             try:
@@ -291,13 +313,8 @@ class Harness:
         ballast = self.stack.minio_data / ".chaos-ballast"
         stat = os.statvfs(self.stack.minio_data)
         free = stat.f_bavail * stat.f_frsize
-        fd = os.open(ballast, os.O_CREAT | os.O_WRONLY, 0o600)
-        try:
-            os.posix_fallocate(fd, 0, free)
-        except OSError as exc:
-            fault.note = f"fallocate stopped: {exc.strerror}"
-        finally:
-            os.close(fd)
+        # Most of the free space at once, the rest written until the kernel says ENOSPC.
+        await asyncio.to_thread(_fill, ballast, max(free - 2**20, 0))
         after = os.statvfs(self.stack.minio_data)
         fault.note = (
             fault.note + f"; {after.f_bavail * after.f_frsize // 1024} KiB left of {free // 2**20} MiB free"
@@ -343,13 +360,17 @@ class Harness:
     # --- the run ------------------------------------------------------------------------------------------
 
     async def run(self) -> tuple[Verdict, str]:
-        items = await self.set_up()
+        slots = await self.set_up()
         tasks = [asyncio.create_task(c) for c in (self.watch(), self.query_traffic(), self.progress())]
         faults = self.opts.faults
-        waves = _split(items, len(faults) + 1)
+        waves = _split(slots, len(faults) + 1)
+        # The next wave is built while the current one flows and its fault is injected.
+        built = asyncio.create_task(asyncio.to_thread(self.build_wave, waves[0]))
         try:
-            for n, (fault, wave) in enumerate(zip(faults, waves, strict=False), 1):
-                await self.publish(wave)
+            for n, (fault, wave) in enumerate(zip(faults, waves[1:], strict=False), 1):
+                items = await built
+                built = asyncio.create_task(asyncio.to_thread(self.build_wave, wave))
+                await self.publish(items)
                 await asyncio.sleep(fault.gap)
                 say(f"fault {n}/{len(faults)}: {fault.label} for {fault.hold:.1f}s")
                 try:
@@ -359,7 +380,7 @@ class Harness:
                     await self.heal_all()
                 took = f"{fault.recovered - fault.started:.1f}s" if fault.recovered else "—"
                 say(f"  {fault.label}: moving again after {took} {fault.note}")
-            await self.publish(waves[-1])
+            await self.publish(await built)
             say(f"all {len(self.flow.published)} cases and {len(INVALID_INPUTS)} invalid inputs published; waiting")
             await self.wait_for_outcomes()
         finally:
@@ -433,7 +454,8 @@ class Harness:
         lines += [
             "",
             f"Cases in: {verdict.published}; out: {verdict.archived} archived, {verdict.rejected} rejected; "
-            f"**lost: {len(verdict.lost)}, duplicated: {len(verdict.duplicated)}**; "
+            f"**lost: {len(verdict.lost)}** ({len(verdict.lost_to_dead_letters)} of them dead-lettered), "
+            f"**duplicated: {len(verdict.duplicated)}**; "
             f"dead letters: {verdict.dead_letters}. "
             f"Query API during the run: {self.flow.query_ok} answers, {self.flow.query_failed} failures.",
             "",
@@ -503,6 +525,21 @@ def _split(items: list[Any], n: int) -> list[list[Any]]:
 
 def _secs(value: float) -> str:
     return "—" if value != value else f"{value:.1f} s"
+
+
+def _fill(path: Path, size: int) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, size)
+        os.lseek(fd, 0, os.SEEK_END)
+        chunk = b"\0" * 65536
+        while True:
+            try:
+                os.write(fd, chunk)
+            except OSError:  # ENOSPC: full
+                return
+    finally:
+        os.close(fd)
 
 
 def _fetch(request: urllib.request.Request) -> None:
