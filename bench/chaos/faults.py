@@ -23,6 +23,7 @@ class Fault:
     healed: float = 0.0
     recovered: float | None = None  # the pipeline moved again (None: not seen before the wait ended)
     note: str = ""
+    not_injected: bool = False  # the harness failed to inject it (its note says why)
     events: list[str] = field(default_factory=list)
 
     @property

@@ -377,6 +377,7 @@ class Harness:
                     await self.inject(fault)
                 except Exception as exc:
                     fault.note = f"harness error: {type(exc).__name__}: {exc}"
+                    fault.not_injected = True
                     await self.heal_all()
                 took = f"{fault.recovered - fault.started:.1f}s" if fault.recovered else "—"
                 say(f"  {fault.label}: moving again after {took} {fault.note}")
@@ -427,14 +428,16 @@ class Harness:
     def render(self, verdict: Verdict) -> str:
         by_group: dict[str, list[Fault]] = defaultdict(list)
         for fault in self.opts.faults:
-            by_group[fault.group].append(fault)
+            if not fault.not_injected:  # a fault the harness failed to inject is listed below, not counted
+                by_group[fault.group].append(fault)
+        injected = sum(len(f) for f in by_group.values())
         minutes = (time.monotonic() - self.started) / 60
         lines = [
             MARK_BEGIN,
             f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {'PASSED' if verdict.ok else 'FAILED'}",
             "",
             f"Command: `{self.opts.command}` — seed {self.opts.seed} (repeat: `--seed {self.opts.seed}`), "
-            f"{self.opts.cases} cases + {len(INVALID_INPUTS)} invalid inputs, {len(self.opts.faults)} faults of "
+            f"{self.opts.cases} cases + {len(INVALID_INPUTS)} invalid inputs, {injected} faults of "
             f"{len(by_group)} kinds, {minutes:.0f} min on {os.cpu_count()} cores shared with other work.",
             "",
             "| fault | injected | moving again p50 | max | not measured |",
@@ -448,7 +451,7 @@ class Harness:
             )
         every = [f.recovered - f.started for f in self.opts.faults if f.recovered]
         lines.append(
-            f"| **all** | **{len(self.opts.faults)}** | **{_secs(percentile(every, 50))}** | "
+            f"| **all** | **{injected}** | **{_secs(percentile(every, 50))}** | "
             f"**{_secs(max(every) if every else float('nan'))}** | |"
         )
         lines += [
@@ -530,14 +533,17 @@ def _secs(value: float) -> str:
 def _fill(path: Path, size: int) -> None:
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     try:
-        os.posix_fallocate(fd, 0, size)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError:  # tmpfs may refuse even slightly less than it reports free: write it instead
+            pass
         os.lseek(fd, 0, os.SEEK_END)
-        chunk = b"\0" * 65536
-        while True:
-            try:
-                os.write(fd, chunk)
-            except OSError:  # ENOSPC: full
-                return
+        for chunk in (b"\0" * 2**20, b"\0" * 4096):
+            while True:
+                try:
+                    os.write(fd, chunk)
+                except OSError:  # ENOSPC: full (at this chunk size)
+                    break
     finally:
         os.close(fd)
 

@@ -55,6 +55,8 @@ async def test_nothing_is_lost_or_doubled_under_one_fault_of_each_kind():
         left = _processes_naming(STACK_DIR)
         assert not left, f"the chaos stack left processes running: {left}"
         assert not STACK_DIR.exists(), f"{STACK_DIR} was not removed"
+    not_injected = [f"{f.label}: {f.note}" for f in opts.faults if f.not_injected]
+    assert not not_injected, f"faults the harness could not inject: {not_injected}"
     assert len({f.group for f in opts.faults}) >= 8
     failed = [f"{c.name}: {c.detail}" for c in verdict.checks if not c.ok]
     assert not failed, f"under faults (seed {seed}):\n  " + "\n  ".join(failed)
