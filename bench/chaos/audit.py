@@ -105,13 +105,12 @@ async def audit(
     archived_by_key: dict[str, set[str]] = defaultdict(set)
     archived_events: dict[str, dict[str, Any]] = {}
     for event in _events(await read_whole_topic(settings, topics.ARCHIVED)):
-        key = event.get("subject")
-        archived_by_key[key].add(event.get("id"))
-        archived_events[event.get("id")] = event
+        archived_by_key[str(event.get("subject"))].add(str(event.get("id")))
+        archived_events[str(event.get("id"))] = event
     rejected_by_key: dict[str, set[str]] = defaultdict(set)
     for event in _events(await read_whole_topic(settings, topics.REJECTED)):
-        rejected_by_key[event.get("subject")].add(event.get("id"))
-    letters: dict[tuple[str, int, int], dict[str, Any]] = {}
+        rejected_by_key[str(event.get("subject"))].add(str(event.get("id")))
+    letters: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     for event in _events(await read_whole_topic(settings, topics.DEAD_LETTER)):
         data = event.get("data") or {}
         letters[(data.get("origin_topic"), data.get("origin_partition"), data.get("origin_offset"))] = data
