@@ -5,8 +5,9 @@ PY := .venv/bin/python
 CTL := $(PY) -m archivectl
 SAMPLES ?= 30
 BENCH_CASES ?= 2000
+CHAOS_CASES ?= 2000
 
-.PHONY: help up down test browser operator-key test-unit test-integration test-e2e bench lint format python stack-up stack-down \
+.PHONY: help up down test browser operator-key test-unit test-integration test-e2e test-chaos bench chaos lint format python stack-up stack-down \
         stack-status services-start services-stop services-status topics migrate feed summary snapshots
 
 help:
@@ -14,6 +15,7 @@ help:
 	@echo "make down      stop the services and the stack"
 	@echo "make test      install what is missing, start the stack if needed, run lint + unit + integration + e2e tests"
 	@echo "make bench     measure end-to-end throughput and latency against the bare-infrastructure floor"
+	@echo "make chaos     fault-injection run on a stack of its own (ports +200, .stack-chaos/): $(CHAOS_CASES) cases, kills and network faults"
 	@echo "make stack-up | stack-down | stack-status    the local Kafka, MinIO, PostgreSQL, ClamAV"
 
 python:
@@ -74,7 +76,7 @@ snapshots: python
 	@$(PY) -m contracts.snapshots
 
 test: python stack-up browser lint
-	@$(PY) -m pytest -m "unit or integration or e2e" -ra
+	@$(PY) -m pytest -m "unit or integration or e2e or chaos" -ra
 
 test-unit: python
 	@$(PY) -m pytest -m unit -ra
@@ -84,6 +86,14 @@ test-integration: python stack-up
 
 test-e2e: python stack-up browser
 	@$(PY) -m pytest -m e2e -ra
+
+# The CI-sized fault-injection run alone (it starts and removes a stack of its own; not the shared one).
+test-chaos: python
+	@$(PY) -m pytest -m chaos -ra
+
+# A stack of its own on the shared ports + 200 (never stops or kills the shared stack); CHAOS_ARGS e.g. --seed 42.
+chaos: python
+	@$(PY) -m bench.chaos --cases $(CHAOS_CASES) $(CHAOS_ARGS)
 
 bench: python stack-up topics
 	@$(PY) -m bench.pipeline --cases $(BENCH_CASES)

@@ -183,6 +183,12 @@ def generate_cases(count: int, seed: int = DEFAULT_SEED, wrong_digest_every: int
     return [_build_case(seed, i, wrong_digest_every) for i in range(count)]
 
 
+def generate_case(index: int, seed: int = DEFAULT_SEED, wrong_digest_every: int | None = 10) -> SampleCase:
+    """Case number `index` of `generate_cases(…, seed, wrong_digest_every)`, alone: a long feed can build
+    each case just before it is sent instead of all of them first."""
+    return _build_case(seed, index, wrong_digest_every)
+
+
 # --- the event ----------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ def _reachable(hostport: str) -> bool:
 # The test layers: every collected test carries at least one of them (so `make test`, which selects by
 # layer, never silently skips a test). A new layer marker (e.g. `chaos`) is registered in pyproject.toml
 # and added here.
-LAYER_MARKERS = frozenset({"unit", "integration", "e2e"})
+LAYER_MARKERS = frozenset({"unit", "integration", "e2e", "chaos"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

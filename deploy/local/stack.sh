@@ -8,7 +8,8 @@
 #   deploy/local/stack.sh env               print `export AA_…` lines (eval "$(deploy/local/stack.sh env)")
 #   deploy/local/stack.sh reset             down, then delete all runtime data (.stack/)
 #
-# servers: postgres minio clamav kafka verapdf (default: all). Settings: stack.env.
+# servers: postgres minio clamav kafka verapdf (default: all), toxiproxy (only when named: the TCP proxy of
+# the fault-injection harness, bench/chaos/). Settings: stack.env.
 # Safe to run non-interactively (CI=true, no stdin); never prompts.
 set -euo pipefail
 
@@ -29,8 +30,12 @@ source "$AA_LIB_DIR/clamav.sh"
 source "$AA_LIB_DIR/kafka.sh"
 # shellcheck source=lib/verapdf.sh
 source "$AA_LIB_DIR/verapdf.sh"
+# shellcheck source=lib/toxiproxy.sh
+source "$AA_LIB_DIR/toxiproxy.sh"
 
 ALL_SERVERS=(postgres minio clamav kafka verapdf)   # start order; kafka is slowest
+# Started only when named; first, because a broker advertised through the proxy needs it to answer.
+KNOWN_SERVERS=(toxiproxy "${ALL_SERVERS[@]}")
 
 # Server name -> function prefix.
 prefix() { case $1 in postgres) echo pg ;; *) echo "$1" ;; esac; }
@@ -60,11 +65,11 @@ parse_servers() {
   local s
   SERVERS=()
   (($#)) || { SERVERS=("${ALL_SERVERS[@]}"); return; }
-  for s in "${ALL_SERVERS[@]}"; do   # keep the canonical order
+  for s in "${KNOWN_SERVERS[@]}"; do   # keep the canonical order
     [[ " $* " == *" $s "* ]] && SERVERS+=("$s")
   done
   for s in "$@"; do
-    [[ " ${ALL_SERVERS[*]} " == *" $s "* ]] || { warn "unknown server '$s' (known: ${ALL_SERVERS[*]})"; exit 2; }
+    [[ " ${KNOWN_SERVERS[*]} " == *" $s "* ]] || { warn "unknown server '$s' (known: ${KNOWN_SERVERS[*]})"; exit 2; }
   done
 }
 
@@ -151,7 +156,8 @@ cmd_env() {
 }
 
 cmd_reset() {
-  cmd_down
+  cmd_down "${KNOWN_SERVERS[@]}"
+  minio_unmount_data
   pg_select_root 0
   if [[ $PG_ROOT != "$AA_STACK_DIR"/* && -d $PG_ROOT ]]; then
     say "stack: removing postgres cluster in $PG_ROOT"

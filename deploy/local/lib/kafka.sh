@@ -127,7 +127,7 @@ node.id=1
 # Static single-voter quorum (formatted without --standalone).
 controller.quorum.voters=1@$AA_BIND_HOST:$AA_KAFKA_CONTROLLER_PORT
 listeners=PLAINTEXT://$AA_BIND_HOST:$AA_KAFKA_PORT,CONTROLLER://$AA_BIND_HOST:$AA_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$AA_BIND_HOST:$AA_KAFKA_PORT
+advertised.listeners=PLAINTEXT://$AA_BIND_HOST:$AA_KAFKA_ADVERTISED_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT

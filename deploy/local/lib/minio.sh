@@ -133,6 +133,22 @@ minio_install() {
   exec 8>&-
 }
 
+# AA_MINIO_DATA_SIZE set: the data folder is a tmpfs of that size (mounted once, kept across restarts of
+# the server), so a fault-injection run can fill it or remount it read-only.
+minio_mount_data() {
+  [[ -n $AA_MINIO_DATA_SIZE ]] || return 0
+  mountpoint -q "$MINIO_DATA" && return 0
+  as_root mount -t tmpfs -o "size=$AA_MINIO_DATA_SIZE,mode=0755" tmpfs "$MINIO_DATA" ||
+    { fail minio "mounting a $AA_MINIO_DATA_SIZE tmpfs on $(rel "$MINIO_DATA") failed (AA_MINIO_DATA_SIZE needs root and mount rights; unset it for a plain folder)"; return 1; }
+  say "minio: data folder is a $AA_MINIO_DATA_SIZE tmpfs ($(rel "$MINIO_DATA"))"
+}
+
+# After the server stopped (stack.sh reset): the tmpfs goes, and its data with it.
+minio_unmount_data() {
+  if [[ -d $MINIO_DATA ]] && mountpoint -q "$MINIO_DATA"; then as_root umount "$MINIO_DATA"; fi
+  return 0
+}
+
 minio_pid() { pidfile_pid "$MINIO_PID" "$MINIO_DATA"; }
 
 minio_healthy() {
@@ -177,6 +193,7 @@ minio_up() {
   fi
   minio_install || return 1
   mkdir -p "$MINIO_DATA"
+  minio_mount_data || return 1
   say "minio: starting…"
   # UPDATE off: never phone home; BROWSER off: no web console needed.
   (exec env MINIO_ROOT_USER="$AA_MINIO_ACCESS_KEY" MINIO_ROOT_PASSWORD="$AA_MINIO_SECRET_KEY" \

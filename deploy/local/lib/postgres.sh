@@ -7,7 +7,13 @@
 # dir; we never loosen permissions on directories we do not own, so if it
 # cannot reach .stack/postgres, a fallback location is used (pg_select_root).
 
-PG_HASH=$(printf '%s' "$AA_REPO_ROOT" | sha256sum | cut -c1-12)
+# Keyed by checkout, and by stack dir when it is not the default one: a second stack of the same checkout
+# (AA_STACK_DIR=.stack-chaos, bench/chaos/) must not share a fallback cluster location with the first.
+if [[ $AA_STACK_DIR == "$AA_REPO_ROOT/.stack" ]]; then
+  PG_HASH=$(printf '%s' "$AA_REPO_ROOT" | sha256sum | cut -c1-12)
+else
+  PG_HASH=$(printf '%s' "$AA_STACK_DIR" | sha256sum | cut -c1-12)
+fi
 
 if ((EUID == 0)); then
   PG_OS_USER=postgres
