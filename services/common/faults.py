@@ -32,10 +32,20 @@ class TransientFault(Exception):
 # S3 error codes that mean "the server is busy or broken right now", not "your request is wrong".
 _TRANSIENT_S3_CODES = {
     "SlowDown",
+    "SlowDownRead",  # MinIO: a drive answered badly (bit rot detection, a drive offline)
+    "SlowDownWrite",
     "ServiceUnavailable",
     "InternalError",
     "RequestTimeout",
     "XMinioServerNotInitialized",
+    "XMinioReadQuorum",
+    "XMinioWriteQuorum",
+    # The disk is full: the same write succeeds once space is freed (as ENOSPC for the spool).
+    "XMinioStorageFull",
+    # The archive's own service account is never denied because of what a message holds: a denial is a
+    # configuration or storage fault (MinIO answers AccessDenied when its data folder turns read-only, seen
+    # in the fault-injection harness) and waits, loudly, instead of dead-lettering the whole topic.
+    "AccessDenied",
 }
 
 

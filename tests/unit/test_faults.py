@@ -8,6 +8,7 @@ import socket
 
 import asyncpg
 import pytest
+from minio.error import S3Error
 
 from services.common.faults import is_transient
 
@@ -79,3 +80,19 @@ def test_a_postgresql_restart_is_transient(exc):
 def test_postgresql_errors_about_the_statement_are_permanent():
     assert not is_transient(asyncpg.UndefinedTableError("relation does not exist"))
     assert not is_transient(asyncpg.InternalClientError("unexpected protocol message"))
+
+
+def _s3_error(code: str) -> S3Error:
+    return S3Error(None, code, "message", "/bucket/key", "request-id", "host-id")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code", ["XMinioStorageFull", "AccessDenied", "SlowDownRead", "XMinioWriteQuorum"])
+def test_a_full_read_only_or_degraded_object_store_is_waited_out(code):  # type: ignore[no-untyped-def]
+    # Seen in the fault-injection harness: storage dead-lettered 64 cases while MinIO's data folder was
+    # full (XMinioStorageFull) or read-only (AccessDenied) — cases lost to a fault that passes.
+    assert is_transient(_s3_error(code))
+
+
+@pytest.mark.parametrize("code", ["NoSuchKey", "InvalidObjectState", "ObjectLocked"])
+def test_s3_errors_about_the_request_are_permanent(code):  # type: ignore[no-untyped-def]
+    assert not is_transient(_s3_error(code))
