@@ -28,6 +28,7 @@ SHARED_PORTS = {
     "postgres": 15432,
     "clamd": 13310,
     "toxiproxy": 8474,
+    "verapdf": 13320,
 }
 STACK_SH_NAME = {"kafka": "kafka", "minio": "minio", "postgres": "postgres", "clamd": "clamav"}
 
@@ -62,6 +63,10 @@ class ChaosStack:
     def toxiproxy_port(self) -> int:
         return SHARED_PORTS["toxiproxy"] + self.port_offset
 
+    @property
+    def verapdf_port(self) -> int:
+        return SHARED_PORTS["verapdf"] + self.port_offset
+
     def stack_env(self) -> dict[str, str]:
         """What deploy/local/stack.sh reads (stack.env takes every value from the environment)."""
         ports = self.server_ports()
@@ -76,6 +81,9 @@ class ChaosStack:
             "AA_PG_PORT": str(ports["postgres"]),
             "AA_CLAMD_PORT": str(ports["clamd"]),
             "AA_TOXIPROXY_PORT": str(self.toxiproxy_port),
+            # veraPDF (validation's PDF/A server) runs in this stack too, shifted like the rest; it is not a
+            # fault target (no proxy): the services reach it directly.
+            "AA_VERAPDF_PORT": str(self.verapdf_port),
             # A one-node test broker: a smaller heap leaves room for the shared stack on 2 cores.
             "AA_KAFKA_HEAP_OPTS": "-Xms256m -Xmx768m",
         }
@@ -91,6 +99,7 @@ class ChaosStack:
             "AA_CLAMD_HOST": "127.0.0.1",
             "AA_CLAMD_PORT": str(proxies["clamd"]),
             "AA_STATE_DIR": str(self.stack_dir / "faust"),
+            "AA_VERAPDF_URL": f"http://127.0.0.1:{self.verapdf_port}",
         }
 
     def settings(self, namespace: str) -> ArchiveSettings:
@@ -135,7 +144,7 @@ class ChaosStack:
         await self.stack_sh("up", STACK_SH_NAME[server])
 
     async def down(self) -> None:
-        await self.stack_sh("down", "toxiproxy", *STACK_SH_NAME.values(), check=False)
+        await self.stack_sh("down", "toxiproxy", "verapdf", *STACK_SH_NAME.values(), check=False)
 
     async def reset(self) -> None:
         """Stop everything and delete the stack's data (the tmpfs under MinIO is unmounted)."""
