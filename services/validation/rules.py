@@ -25,7 +25,10 @@ class Thresholds(BaseModel):
     min_dpi: float = 200
     min_dpi_strict: float = 300
     min_sharpness: float = 200
-    min_seal_red_area_mm2: float = 60
+    # Official seal sizes (docs/validation.md): the long axis of the ring, and the oval's short/long ratio.
+    seal_min_mm: float = 38
+    seal_max_mm: float = 63
+    seal_min_ratio: float = 0.6
     future_tolerance_minutes: float = 10
     earliest_date: date = date(1990, 1, 1)
     zip_max_ratio: float = 100
@@ -69,7 +72,8 @@ class ItemRules(BaseModel):
         return file.stage in self.seal_required_stages or file.material_name in self.seal_required_materials
 
     def needs_colour(self, file: CapturedFile) -> bool:
-        return file.material_name in self.colour_required_materials
+        """A material that must carry a seal must show it in colour: a seal is known by its red."""
+        return file.material_name in self.colour_required_materials or self.needs_seal(file)
 
     def needs_pdfa(self, file: CapturedFile) -> bool:
         return file.material_name in self.pdfa_required_materials
