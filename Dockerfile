@@ -22,6 +22,10 @@ EXPOSE 9101
 CMD ["python", "-m", "services.capture"]
 
 FROM runtime AS service-validation
+# ffmpeg decodes audio and video through to the end (USAB-OPENS, services/validation/formats/media.py).
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
+USER 10001
 EXPOSE 9102
 CMD ["python", "-m", "services.validation"]
 

@@ -210,10 +210,11 @@ class Check:
         if self.when and not self.when.holds(ev, rules):
             return skip(self.when.otherwise)
         if self.kinds and ev.facts.format not in self.kinds.formats:
-            if self.required and self.required(ev, rules) and not unmeasurable(ev):
-                # The item requires what this check looks for, and the file is of a kind that cannot carry it.
+            if self.required and self.required(ev, rules):
+                # The item requires what this check looks for, and the file is of a kind that cannot carry it
+                # (unless it cannot be measured at all: then the check that says so decides).
                 problem = f"a {ev.facts.format.value} file cannot carry it"
-                return fail({"problem": problem, "found": problem, "found_en": problem}, format=ev.facts.format.value)
+                return unopened(ev) or fail({"problem": problem}, format=ev.facts.format.value)
             return skip(self.kinds.otherwise)
         gate = unopened(ev) if self.needs_open else None
         return gate or self.fn(ev, case, rules)

@@ -199,9 +199,9 @@ def red_seal(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
         shapes = list(f.image.seals)
     else:
         shapes = list(f.seals)
-        if not shapes and f.page_images and not any(p.colour for p in f.page_images if p.colour is not None):
-            if not f.vector_colour:
-                return skip("grey scanned pages cannot show a red seal", decided_by="USAB-SCAN-COLOUR")
+        decoded = [p for p in f.page_images if p.colour is not None]
+        if not shapes and decoded and not any(p.colour for p in decoded) and not f.vector_colour:
+            return skip("grey scanned pages cannot show a red seal", decided_by="USAB-SCAN-COLOUR")
     t = rules.thresholds
     seals = [
         s

@@ -208,24 +208,22 @@ def scan_colour(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Findi
         if seal:
             return skip("audio and video carry no seal", decided_by="INTEG-SEAL-RED")
         return fail_on(mode=f"{f.format.value}: no image")
-    scans = _scans(ev)
+    scans = [s for s in _scans(ev) if s.colour is not None]  # the page scans that were decoded
     if not scans:
         if seal:  # born digital: whether the red seal is there is the seal check's question
             return skip(_NO_SCANS, decided_by="INTEG-SEAL-RED")
         if f.vector_colour or f.seals:
             return ok(vector_colour=True)
         return fail_on(mode="no colour in the document")
-    grey = [s for s in scans if s.colour is False]
+    grey = [s for s in scans if not s.colour]
     if grey:
         first = grey[0]
         return fail(
-            {"mode": f"{_where(first)}{first.mode}, chroma {first.chroma:g}"},
+            {"mode": f"{_where(first)}{first.mode}, chroma {first.chroma or 0:g}"},
             mode=first.mode,
             chroma=first.chroma,
             page=first.page or "-",
             grey_pages=len(grey),
         )
-    measured = [s for s in scans if s.colour]
-    if not measured:
-        return skip("no page scan was decoded")
+    measured = scans
     return ok(mode=measured[0].mode, chroma=min(s.chroma or 0.0 for s in measured))
