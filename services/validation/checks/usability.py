@@ -41,9 +41,12 @@ def not_empty(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding
 @check(
     "USAB-FORMAT",
     US,
-    examines="The format, identified from the content and not the name, is an accepted archival format: PDF, "
-    "OFD, JPEG, PNG, TIFF, JPEG 2000, MP3, WAV or MP4.",
-    examines_zh="按内容（而非文件名）识别的格式属于可归档格式：PDF、OFD、JPEG、PNG、TIFF、JPEG 2000、MP3、WAV、MP4。",
+    examines="The format, identified from the content and not the name — by PRONOM (FIDO; the PUID is "
+    "recorded) and by signature — is an accepted archival format: PDF, OFD, JPEG, PNG, TIFF, JPEG 2000, MP3, "
+    "WAV or MP4 (the item's accepted PUIDs; OFD, which has no PUID, by its signature).",
+    examines_zh="按内容（而非文件名）识别的格式——PRONOM（FIDO，记录 PUID）及文件签名——属于可归档格式："
+    "PDF、OFD、JPEG、PNG、"
+    "TIFF、JPEG 2000、MP3、WAV、MP4（事项接受的 PUID；无 PUID 的 OFD 按文件签名）。",
     reason_zh="文件“{file}”不是可归档格式（识别为 {actual}），请转换为 PDF、OFD 或标准图像、音视频格式后重新提交。",
     reason_en="'{file}' is not in an accepted archival format (identified as {actual}); convert it to PDF, OFD "
     "or a standard image, audio or video format and resubmit.",
@@ -52,10 +55,15 @@ def not_empty(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding
 def format_accepted(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
     if ev.size == 0:
         return skip("the file is empty", decided_by="USAB-EMPTY")
-    fmt = ev.facts.format
-    if fmt not in ARCHIVAL_FORMATS:
-        return fail({"actual": _NAMES.get(fmt, "unknown")}, identified=fmt.value)
-    return ok(identified=fmt.value)
+    f = ev.facts
+    pronom = {"puid": f.puid or "none", "pronom": f.pronom_name or "-"}
+    if f.format not in ARCHIVAL_FORMATS:
+        actual = f"{f.pronom_name} ({f.puid})" if f.puid else _NAMES.get(f.format, "unknown")
+        return fail({"actual": actual}, identified=f.format.value, **pronom)
+    if f.puid is not None and f.puid not in rules.accepted_puids:
+        return fail({"actual": f"{f.pronom_name} ({f.puid})"}, identified=f.format.value, **pronom)
+    # No PUID: PRONOM has none for the format (OFD) or none of its signatures matched; the signature decides.
+    return ok(identified=f.format.value, **pronom)
 
 
 _NAMES = {Format.ZIP: "ZIP", Format.QUICKTIME: "QuickTime", Format.HEIF: "HEIF (HEIC/AVIF)"}

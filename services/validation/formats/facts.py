@@ -89,6 +89,8 @@ class ImageFacts:
 class FileFacts:
     format: Format
     size: int
+    puid: str | None = None  # PRONOM identifier (FIDO); None where PRONOM has none (OFD) or none matched
+    pronom_name: str | None = None
     opens: bool = False
     open_error: str | None = None
     encrypted: bool = False
