@@ -7,6 +7,9 @@
 ARG SERVICE
 
 FROM python:3.11-slim AS runtime
+# ffmpeg: validation decodes audio and video through to the end (USAB-OPENS, formats/media.py). In the
+# shared runtime, so the five images keep sharing every layer but the last.
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml ./
 COPY contracts ./contracts
@@ -22,10 +25,6 @@ EXPOSE 9101
 CMD ["python", "-m", "services.capture"]
 
 FROM runtime AS service-validation
-# ffmpeg decodes audio and video through to the end (USAB-OPENS, services/validation/formats/media.py).
-USER root
-RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
-USER 10001
 EXPOSE 9102
 CMD ["python", "-m", "services.validation"]
 
