@@ -3,7 +3,9 @@ pages and seals."""
 
 from __future__ import annotations
 
-from contracts.v1 import ApplicantType, CaseResult, Property
+import dataclasses
+
+from contracts.v1 import ApplicantType, CaseResult, Outcome, Property
 from services.validation.checks.engine import (
     CaseEvidence,
     Condition,
@@ -191,7 +193,14 @@ def red_seal(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
         )
     if f.format is Format.OFD and not f.seals:
         # No seal shape on its page images: the electronic seal (Signatures.xml) is OFD's evidence.
-        return ofd_seal_verdict(f)
+        verdict = ofd_seal_verdict(f)
+        if verdict.outcome is Outcome.FAIL and "found" not in verdict.params:
+            found = {
+                "found": "未发现电子印章，页面图像中亦无印章",
+                "found_en": "no electronic seal, none on its page images",
+            }
+            verdict = dataclasses.replace(verdict, params={**found, **verdict.params})
+        return verdict
     if f.format in RASTER_FORMATS:
         assert f.image is not None
         if not f.image.colour:
