@@ -7,6 +7,9 @@
 ARG SERVICE
 
 FROM python:3.11-slim AS runtime
+# ffmpeg: validation decodes audio and video through to the end (USAB-OPENS, formats/media.py). In the
+# shared runtime, so the five images keep sharing every layer but the last.
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml ./
 COPY contracts ./contracts

@@ -19,10 +19,10 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from contracts.v1.record import ApplicantType, IdType, Material, Stage, UnifiedApprovalRecord
-from samples.documents import scanned_page_jpeg
+from samples.documents import decision_pdf, pdf_page_count, scanned_page_jpeg
 from samples.generator import generate_cases
 from samples.signatures import append_page_content, change_ofd_page, declare_pdfa, sealed_ofd, signed_pdf
 from services.common.digests import sm3_hex
@@ -183,6 +183,50 @@ def tamper_signed(pdf: bytes) -> bytes:
     marker = b"/Producer"
     at = pdf.index(marker)
     return pdf[:at] + b"/Producfr" + pdf[at + len(marker) :]
+
+
+def red_letterhead_scan(seed: int) -> bytes:
+    """A colour scan at 200 dpi with a red letterhead — red title characters, a red rule, a small red ring
+    as a letter "O" — and no seal: much red ink, nothing of a seal's shape or size."""
+    with Image.open(io.BytesIO(scanned_page_jpeg(seed, dpi=200, colour=True, with_seal=False))) as im:
+        page = im.convert("RGB")
+    px, red = 200 / 25.4, (200, 30, 40)
+    draw = ImageDraw.Draw(page)
+    for i in range(9):
+        x = int((30 + i * 17) * px)
+        draw.rectangle((x, int(6 * px), x + int(12 * px), int(18 * px)), fill=red)
+    draw.rectangle((int(20 * px), int(21 * px), int(190 * px), int(22.2 * px)), fill=red)
+    draw.ellipse((int(185 * px), int(6 * px), int(197 * px), int(18 * px)), outline=red, width=int(1.5 * px))
+    return _jpeg(page, 200)
+
+
+def grey_as_rgb(jpeg: bytes) -> bytes:
+    """A grey scan saved as an RGB JPEG: a colour mode, no colour."""
+    with Image.open(io.BytesIO(jpeg)) as im:
+        return _jpeg(im.convert("L").convert("RGB"), 200)
+
+
+def scanned_pdf(jpeg: bytes, dpi: int = 200, blur: float = 0.0) -> bytes:
+    """A scanned page as a PDF (Pillow: the JPEG drawn over a whole A4 page), resampled to `dpi`."""
+    with Image.open(io.BytesIO(jpeg)) as im:
+        page = im.convert("RGB")
+        recorded = im.info.get("dpi", (200, 200))[0]
+    if dpi != recorded:
+        page = page.resize((round(page.width * dpi / recorded), round(page.height * dpi / recorded)))
+    if blur:
+        page = page.filter(ImageFilter.GaussianBlur(blur))
+    buf = io.BytesIO()
+    page.save(buf, "PDF", resolution=float(dpi), quality=70)
+    return buf.getvalue()
+
+
+def iso_bmff(major_brand: bytes) -> bytes:
+    """An ISO-BMFF file of the given brand: ftyp, then an mdat of filler (HEIC, AVIF, QuickTime all start so)."""
+    import struct
+
+    ftyp = struct.pack(">I", 24) + b"ftyp" + major_brand + b"\0\0\0\0" + major_brand + b"isom"
+    mdat = struct.pack(">I", 8 + 512) + b"mdat" + bytes(range(256)) * 2
+    return ftyp + mdat
 
 
 # --- the corpus -----------------------------------------------------------------------------------------
@@ -446,6 +490,101 @@ def defect_corpus(seed: int = CORPUS_SEED) -> list[DefectCase]:
                 page_count=None,
             ).model_dump(),
         ],
+    )
+
+    # seals, colour and scans inside documents (issue 12)
+    add(
+        "scan-red-letterhead-no-seal",
+        {"INTEG-SEAL-RED"},
+        "a colour licence copy with a red letterhead, a red rule and a small red ring, and no seal",
+        materials=_swap(org, scan_i, _material(scan, red_letterhead_scan(seed * 7 + 4))),
+    )
+    tiny = decision_pdf(
+        "准予行政许可决定书",
+        ["经审查，申请符合法定条件，准予行政许可。"],
+        org.department_name,
+        date_text="2026年3月2日",
+        seal_radius_mm=3.0,
+    )
+    add(
+        "result-tiny-red-curve",
+        {"INTEG-SEAL-RED"},
+        "a result document whose 'seal' is a red ring 6 mm across (with a red letterhead)",
+        materials=_swap(org, result_i, _material(result, tiny, page_count=pdf_page_count(tiny))),
+    )
+    sealed_grey = scanned_page_jpeg(seed * 7 + 5, dpi=200, colour=False, with_seal=True)
+    add(
+        "scan-grey-saved-as-rgb",
+        {"USAB-SCAN-COLOUR"},
+        "a sealed licence copy scanned in grey and saved as an RGB JPEG",
+        materials=_swap(org, scan_i, _material(scan, grey_as_rgb(sealed_grey))),
+    )
+    add(
+        "result-scanned-grey",
+        {"USAB-SCAN-COLOUR"},
+        "the result document as a grey scan (a result must carry a seal, so it must be in colour)",
+        materials=_swap(
+            org,
+            result_i,
+            _material(
+                result,
+                sealed_grey,
+                file_name=result.file_name.rsplit(".", 1)[0] + ".jpg",
+                media_type="image/jpeg",
+                page_count=1,
+            ),
+        ),
+    )
+    as_pdf = {"file_name": scan.file_name.rsplit(".", 1)[0] + ".pdf", "media_type": "application/pdf"}
+    add(
+        "valid-scanned-pdf",
+        set(),
+        "the sealed colour licence copy as a scanned PDF at 200 dpi",
+        materials=_swap(org, scan_i, _material(scan, scanned_pdf(scan_jpeg), **as_pdf)),
+    )
+    add(
+        "scanned-pdf-120dpi",
+        {"USAB-SCAN-DPI"},
+        "the licence copy as a scanned PDF whose page image has 120 dpi on the page",
+        materials=_swap(org, scan_i, _material(scan, scanned_pdf(scan_jpeg, dpi=120), **as_pdf)),
+    )
+    add(
+        "scanned-pdf-blurred",
+        {"USAB-SCAN-BLUR"},
+        "the licence copy as a scanned PDF, blurred",
+        materials=_swap(org, scan_i, _material(scan, scanned_pdf(scan_jpeg, blur=3.0), **as_pdf)),
+    )
+
+    # media that really plays, formats by their real brand
+    def process_file(name: str, data: bytes, file_name: str, media_type: str) -> list[dict[str, Any]]:
+        extra = _material(
+            form,
+            data,
+            stage=Stage.PROCESS,
+            material_name=name,
+            file_name=file_name,
+            media_type=media_type,
+            page_count=None,
+        )
+        return [*(m.model_dump() for m in org.materials), extra.model_dump()]
+
+    add(
+        "wav-cut-to-header",
+        {"USAB-OPENS"},
+        "a recording cut to its 44-byte header (the header still declares a second of sound)",
+        materials=process_file("现场核查录音", wav[:44], "现场核查录音.wav", "audio/wav"),
+    )
+    add(
+        "heic-as-mp4",
+        {"USAB-FORMAT"},
+        "a HEIC photo declared as an MP4 video",
+        materials=process_file("现场核查视频", iso_bmff(b"heic"), "现场核查视频.mp4", "video/mp4"),
+    )
+    add(
+        "quicktime-as-mp4",
+        {"USAB-FORMAT"},
+        "a QuickTime movie declared as an MP4 video",
+        materials=process_file("现场核查视频", iso_bmff(b"qt  "), "现场核查视频.mp4", "video/mp4"),
     )
 
     # security and signatures

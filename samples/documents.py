@@ -182,6 +182,7 @@ def decision_pdf(
     issuer: str | None = None,
     date_text: str | None = None,
     seal_label: str | None = "行政许可专用章",
+    seal_radius_mm: float = 21.0,
     created: datetime | None = None,
 ) -> bytes:
     """A decision or licence (决定书 / 通知书 / 许可证) as a PDF, one page or more if `lines` overflow.
@@ -189,6 +190,7 @@ def decision_pdf(
     `issuer` (default `seal_text`) is printed as the red letterhead and above the date; the seal carries
     `seal_text` along its arc and `seal_label` across its lower half. A line equal to `PAGE_BREAK`
     starts a new page. `created` (timezone-aware) becomes the PDF's creation and modification date.
+    The seal is 42 mm across (`seal_radius_mm`), the size of a county-level department's seal.
     The bytes are identical on every run.
     """
     _ensure_font()
@@ -245,7 +247,7 @@ def decision_pdf(
             c.drawCentredString(sign_x, sign_y, issuer)
             if date_text:
                 c.drawCentredString(sign_x, sign_y - leading, date_text)
-            _seal(c, sign_x, sign_y + 2 * mm, seal_text, seal_label)
+            _seal(c, sign_x, sign_y + 2 * mm, seal_text, seal_label, radius=seal_radius_mm * mm)
         _footer(c, number, len(pages))
         c.showPage()
     with _binary_streams():

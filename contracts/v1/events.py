@@ -115,6 +115,19 @@ class SignatureVerdict(_Frozen):
     note: str | None = Field(default=None, description="Why it has this status, in a sentence.")
 
 
+class FileFormat(_Frozen):
+    """What validation identified a file as: its PRONOM identifier where PRONOM has one."""
+
+    file_name: str = Field(description="CapturedFile.file_name of the file.")
+    puid: str | None = Field(
+        default=None,
+        description="PRONOM unique identifier (e.g. fmt/18), identified by FIDO; None where PRONOM has no "
+        "identifier for the format (OFD) or none of its signatures matched.",
+    )
+    format_name: str | None = Field(default=None, description="PRONOM's name of the format.")
+    identified_as: str = Field(description="The archival format validation identified (pdf, ofd, jpeg, …).")
+
+
 class ValidatedCase(_Frozen):
     """`archive.validated.v1`: a case that passed every reject-severity check; warnings travel on."""
 
@@ -127,6 +140,10 @@ class ValidatedCase(_Frozen):
     validated_at: datetime
     captured_at: datetime | None = Field(
         default=None, description="When capture received the case (carried on for the preservation events)."
+    )
+    file_formats: list[FileFormat] = Field(
+        default_factory=list,
+        description="The format of every file, in the order of `files` (added in 1.x; absent before).",
     )
 
 

@@ -84,7 +84,7 @@ cmd_up() {
   # 1. System packages, all in one apt run (dpkg allows one installer at a
   #    time, so this cannot be done inside the parallel per-server jobs).
   #    Each server says which package it lacks and why; each is printed.
-  apt_install_needs < <(for s in "${SERVERS[@]}"; do "$(prefix "$s")_apt_needs"; done) || exit 1
+  apt_install_needs < <(for s in "${SERVERS[@]}"; do "$(prefix "$s")_apt_needs"; done; tools_apt_needs) || exit 1
   if [[ " ${APT_INSTALLED[*]} " == *" clamav-daemon "* ]]; then clamav_disable_system_services; fi
 
   # 2. Install (jars, MinIO build), start and health-check every server in

@@ -73,6 +73,12 @@ def rows_of(package: Package, *, bucket: str, key: str, version_id: str | None) 
         "retain_until": pkg.retain_until,
         "legal_hold": pkg.legal_hold,
     }
+    # The PRONOM identifier validation recorded for each file (USAB-FORMAT's details); none for OFD.
+    puids = {
+        c["file_name"]: c["details"].get("puid")
+        for c in document.get("checks", [])
+        if c.get("code") == "USAB-FORMAT" and c.get("file_name")
+    }
     files = [
         {
             "case_key": case.case_key,
@@ -88,6 +94,7 @@ def rows_of(package: Package, *, bucket: str, key: str, version_id: str | None) 
             "object_key": key,
             "path_in_package": f["path"],
             "byte_offset": package.members[f["path"]].offset,
+            "format_puid": puids.get(f["file_name"]) if puids.get(f["file_name"]) != "none" else None,
         }
         for seq, f in enumerate(document["files"], start=1)
     ]

@@ -109,6 +109,12 @@ def _signature_detail(sig: SignatureVerdict) -> str:
     )
 
 
+def _pronom(formats: Sequence[CheckResult]) -> str:
+    """Each file's PRONOM identifier, as validation recorded it (USAB-FORMAT's details)."""
+    found = [f"{c.file_name}: {c.details.get('puid', 'none')}" for c in formats if c.file_name]
+    return "; PRONOM (FIDO): " + ", ".join(found) if found else ""
+
+
 def case_events(
     classified: ClassifiedCase, payload_paths: Sequence[str], *, packaged_at: datetime
 ) -> list[PreservationEvent]:
@@ -116,7 +122,7 @@ def case_events(
     case, cls, checks = classified.case, classified.classification, classified.checks
     not_carried = " (time not carried to storage by this pipeline version)"
     virus = [c for c in checks if c.code.startswith("SEC-VIRUS")]
-    formats = [c for c in checks if c.code.startswith("USE-FORMAT")]
+    formats = [c for c in checks if c.code.startswith("USAB-FORMAT")]
     validated_at = classified.validated_at
     paths = tuple(payload_paths)
     specs: list[tuple[str, datetime | None, str, str, str]] = [
@@ -146,7 +152,9 @@ def case_events(
             "format identification",
             validated_at,
             outcome_of(formats),
-            _codes(formats) if formats else "no format identification result was carried for this case: not performed",
+            _codes(formats) + _pronom(formats)
+            if formats
+            else "no format identification result was carried for this case: not performed",
             "validation",
         ),
         (

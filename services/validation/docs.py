@@ -47,8 +47,9 @@ def render() -> str:
         " approval item. Choices behind the checks: docs/validation.md.",
         "",
         f"{len(CATALOGUE)} checks. Default thresholds: scans ≥ {t.min_dpi:g} dpi ({t.min_dpi_strict:g} dpi for"
-        f" the materials an item names), sharpness ≥ {t.min_sharpness:g}, seal-red area ≥"
-        f" {t.min_seal_red_area_mm2:g} mm², zip packages ≤ {t.zip_max_ratio:g}:1 and"
+        f" the materials an item names), sharpness ≥ {t.min_sharpness:g}, seals"
+        f" {t.seal_min_mm:g}-{t.seal_max_mm:g} mm across (oval ≥ {t.seal_min_ratio:g}),"
+        f" zip packages ≤ {t.zip_max_ratio:g}:1 and"
         f" ≤ {t.zip_max_total_bytes // (1024 * 1024)} MiB unpacked, dates from {t.earliest_date} to"
         f" {t.future_tolerance_minutes:g} minutes after capture.",
         "",

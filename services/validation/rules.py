@@ -25,11 +25,32 @@ class Thresholds(BaseModel):
     min_dpi: float = 200
     min_dpi_strict: float = 300
     min_sharpness: float = 200
-    min_seal_red_area_mm2: float = 60
+    # Official seal sizes (docs/validation.md): the long axis of the ring, and the oval's short/long ratio.
+    seal_min_mm: float = 38
+    seal_max_mm: float = 63
+    seal_min_ratio: float = 0.6
     future_tolerance_minutes: float = 10
     earliest_date: date = date(1990, 1, 1)
     zip_max_ratio: float = 100
     zip_max_total_bytes: int = 512 * 1024 * 1024
+
+
+# The PRONOM formats (PUIDs) of the archival formats DA/T 70 accepts: every version of PDF (incl. PDF/A,
+# PDF/X, PDF/E), JPEG (JFIF, SPIFF, Exif), PNG, TIFF (baseline, Exif, TIFF/IT, EP, GeoTIFF, FX), JPEG 2000
+# (JP2, JPX), MP3, WAV (incl. Broadcast WAVE) and MP4. OFD has no PUID (the signature decides, see
+# docs/validation.md).
+ACCEPTED_PUIDS = frozenset(
+    [f"fmt/{n}" for n in (14, 15, 16, 17, 18, 19, 20, 276, 1129, 95, 354, 476, 477, 478, 479, 480, 481)]
+    + [f"fmt/{n}" for n in (144, 145, 146, 147, 148, 157, 158, 488, 489, 490, 491, 492, 493)]
+    + [f"fmt/{n}" for n in (41, 42, 43, 44, 112, 113, 645, 1507)]
+    + ["x-fmt/390", "x-fmt/391", "x-fmt/398"]
+    + ["fmt/11", "fmt/12", "fmt/13"]
+    + ["fmt/353", "fmt/153", "fmt/154", "fmt/155", "fmt/156", "x-fmt/387", "x-fmt/388", "x-fmt/399"]
+    + ["x-fmt/392", "fmt/151"]
+    + ["fmt/134", "x-fmt/279"]
+    + [f"fmt/{n}" for n in (1, 2, 6, 141, 142, 143, 527, 703, 704, 705, 706, 707, 708, 709, 710, 711)]
+    + ["fmt/199"]
+)
 
 
 class RequiredMaterial(BaseModel):
@@ -50,6 +71,7 @@ class ItemRules(BaseModel):
 
     disabled_checks: frozenset[str] = frozenset()
     severity: dict[str, str] = Field(default_factory=dict)
+    accepted_puids: frozenset[str] = ACCEPTED_PUIDS
     thresholds: Thresholds = Thresholds()
     seal_required_stages: frozenset[Stage] = frozenset({Stage.RESULT})
     seal_required_materials: frozenset[str] = frozenset()
@@ -69,7 +91,8 @@ class ItemRules(BaseModel):
         return file.stage in self.seal_required_stages or file.material_name in self.seal_required_materials
 
     def needs_colour(self, file: CapturedFile) -> bool:
-        return file.material_name in self.colour_required_materials
+        """A material that must carry a seal must show it in colour: a seal is known by its red."""
+        return file.material_name in self.colour_required_materials or self.needs_seal(file)
 
     def needs_pdfa(self, file: CapturedFile) -> bool:
         return file.material_name in self.pdfa_required_materials

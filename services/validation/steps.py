@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Literal
 
 from contracts.envelope import utc_now
-from contracts.v1 import CapturedEvent, CapturedFile, RejectedCase, RejectionStage, ValidatedCase, topics
+from contracts.v1 import CapturedEvent, CapturedFile, FileFormat, RejectedCase, RejectionStage, ValidatedCase, topics
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
 from services.common.events import follow_on
 from services.common.faults import InvalidInput, TransientFault
@@ -137,6 +137,12 @@ async def validate_case(
         )
         return [out]
     await quarantine.close_earlier(case.source_platform, case.case_number, case.revision)
+    formats = [
+        FileFormat(
+            file_name=f.file_name, puid=m.facts.puid, format_name=m.facts.pronom_name, identified_as=m.facts.format
+        )
+        for f, m in zip(captured.files, measured, strict=True)
+    ]
     validated = ValidatedCase(
         case=case,
         files=captured.files,
@@ -144,5 +150,6 @@ async def validate_case(
         signatures=signature_verdicts(evidence),
         validated_at=utc_now(),
         captured_at=captured.captured_at,
+        file_formats=formats,
     )
     return [follow_on(event, topics.VALIDATED, validated, service=SERVICE, case_key=case_key)]

@@ -79,7 +79,11 @@ def test_the_service_stages_share_one_installed_runtime():
         stage = df.service_stage(dockerfile, service)
         assert not stage.all("COPY") and not stage.all("RUN"), f"{service} builds something of its own"
         assert [s.name for s in dockerfile.chain(stage.name)][-1] == "runtime"
-    assert dockerfile.stages["runtime"].all("RUN") == ["pip install --no-cache-dir ."]
+    # The system programs a service runs (ffmpeg, for validation's media decoding), then the package.
+    assert dockerfile.stages["runtime"].all("RUN") == [
+        "apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*",
+        "pip install --no-cache-dir .",
+    ]
 
 
 def test_production_images_carry_neither_samples_nor_bench_nor_tests():

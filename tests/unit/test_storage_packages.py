@@ -340,3 +340,28 @@ async def test_every_signature_verdict_is_a_premis_digital_signature_validation_
     assert order.index("validation") < order.index("digital signature validation") < order.index("classification")
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert not any(e.type == "digital signature validation" for e in case_events(plain, [], packaged_at=NOW))
+
+
+async def test_the_pronom_identifier_validation_found_goes_into_premis_and_the_index():
+    """USAB-FORMAT's details carry each file's PUID (FIDO); the package's PREMIS "format identification"
+    event names them and the index's file rows keep them (record_files.format_puid). Before issue 12 the
+    event looked for a code no check has (USE-FORMAT) and always said "not performed"."""
+    store, index = InMemoryObjectStore(), InMemoryIndex()
+    puids = {"申请书.pdf": "fmt/17", "营业执照.jpg": "fmt/43", "决定书.pdf": "fmt/18"}
+    checks = [
+        CheckResult(
+            code="USAB-FORMAT",
+            property=Property.USABILITY,
+            outcome=Outcome.PASS,
+            file_name=name,
+            details={"identified": "pdf", "puid": puid, "pronom": "-"},
+        )
+        for name, puid in puids.items()
+    ]
+    archived = await _store(store, index, await _classified(store, checks=checks))
+    package = bag.read_package(store.buckets["archive"][archived.data.package.key][0])
+    event = next(e for e in package.events if e.type == "format identification")
+    assert event.outcome == "success"
+    assert all(f"{name}: {puid}" in event.detail for name, puid in puids.items()), event.detail
+    rows = rows_of(package, bucket="archive", key=archived.data.package.key, version_id=None)
+    assert {r["file_name"]: r["format_puid"] for r in rows.files} == puids

@@ -153,6 +153,13 @@ apt_install_needs() {
   APT_INSTALLED=("${pkgs[@]}")
 }
 
+# Programs the services run themselves (no server of the stack): one "PACKAGE REASON" line each.
+tools_apt_needs() {
+  command -v ffmpeg >/dev/null ||
+    echo "ffmpeg no ffmpeg found: validation decodes audio and video through to the end (USAB-OPENS)"
+  return 0
+}
+
 # version_at_least VERSION MINIMUM: dotted versions compared part by part (sort -V).
 version_at_least() {
   [[ -n $1 && $(printf '%s\n' "$2" "$1" | sort -V | head -n1) == "$2" ]]

@@ -171,6 +171,7 @@ def format_matches(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Fi
     basis="DA/T 70-2018 authenticity: electronic signatures verify; ISO 32000-2 §12.8 incremental updates",
     kinds=PDF_FILES,
     needs_open=True,
+    required=lambda ev, rules: ev.file.material_name in rules.signature_required_materials,
 )
 def pdf_signature(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
     required = ev.file.material_name in rules.signature_required_materials

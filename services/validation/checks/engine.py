@@ -9,7 +9,10 @@ under `@check(...)`. The decorator takes what the check needs, so the function o
   seal on this material); when it does not hold the check is `not_run` with the condition's note;
 - `kinds`: the kinds of file it applies to (PDF files, scanned images); other files are `not_run`;
 - `needs_open`: the file must be measurable and really open (USAB-OPENS); otherwise `not_run`, naming
-  the check that failed, so one defect is reported once and not again by every check after it.
+  the check that failed (`details.decided_by`), so one defect is reported once and not again by every
+  check after it;
+- `required`: the item's rules require what the check looks for on this file (a signature, colour); a
+  file of a kind the check does not apply to then fails instead of being `not_run` — it cannot carry it.
 
 They are tried in that order, then the function runs.
 """
@@ -115,8 +118,13 @@ def warn_only(zh: str, en: str, **details: object) -> Finding:
     return Finding(Outcome.WARN, {k: str(v) for k, v in details.items()}, note_zh=zh, note_en=en)
 
 
-def skip(why: str, *, zh: str | None = None, en: str | None = None) -> Finding:
-    return Finding(Outcome.NOT_RUN, {"not_run": why}, note_zh=zh, note_en=en)
+def skip(why: str, *, decided_by: str | None = None, zh: str | None = None, en: str | None = None) -> Finding:
+    """Not run, and why. `decided_by` names the check that decides in this one's place (it must run: see
+    tests/unit/test_required_properties.py); the reason then ends with that code."""
+    if decided_by is None:
+        return Finding(Outcome.NOT_RUN, {"not_run": why}, note_zh=zh, note_en=en)
+    details = {"not_run": f"{why} ({decided_by})", "decided_by": decided_by}
+    return Finding(Outcome.NOT_RUN, details, note_zh=zh, note_en=en)
 
 
 # --- when a file check applies -----------------------------------------------------------------------
@@ -146,7 +154,7 @@ class Kinds:
 PDF_FILES = Kinds(frozenset({Format.PDF}), "not a PDF")
 ZIP_PACKAGES = Kinds(frozenset({Format.OFD}), "not a zip package")
 SELF_ENCRYPTING = Kinds(frozenset({Format.PDF, Format.OFD}), "the format has no encryption of its own")
-SCANNED_IMAGES = Kinds(RASTER_FORMATS, "not a scanned image")
+SCANS_AND_DOCUMENTS = Kinds(RASTER_FORMATS | {Format.PDF, Format.OFD}, "neither a scan nor a document with pages")
 
 
 def unmeasurable(ev: FileEvidence) -> Finding | None:
@@ -154,13 +162,13 @@ def unmeasurable(ev: FileEvidence) -> Finding | None:
     in the note has already said so."""
     f = ev.facts
     if ev.size == 0:
-        return skip("the file is empty (USAB-EMPTY)")
+        return skip("the file is empty", decided_by="USAB-EMPTY")
     if f.format not in ARCHIVAL_FORMATS:
-        return skip("the format is not an accepted archival format (USAB-FORMAT)")
+        return skip("the format is not an accepted archival format", decided_by="USAB-FORMAT")
     if f.zip_bomb:
-        return skip("the package was refused unopened (USAB-ZIP-BOMB)")
+        return skip("the package was refused unopened", decided_by="USAB-ZIP-BOMB")
     if f.encrypted:
-        return skip("the file is encrypted (USAB-ENCRYPTED)")
+        return skip("the file is encrypted", decided_by="USAB-ENCRYPTED")
     return None
 
 
@@ -170,7 +178,7 @@ def unopened(ev: FileEvidence) -> Finding | None:
     if gate:
         return gate
     if not ev.facts.opens:
-        return skip("the file does not open (USAB-OPENS)")
+        return skip("the file does not open", decided_by="USAB-OPENS")
     return None
 
 
@@ -196,11 +204,17 @@ class Check:
     when: Condition | None = None
     kinds: Kinds | None = None
     needs_open: bool = False
+    required: Callable[[FileEvidence, ItemRules], bool] | None = None
 
     def on_file(self, ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
         if self.when and not self.when.holds(ev, rules):
             return skip(self.when.otherwise)
         if self.kinds and ev.facts.format not in self.kinds.formats:
+            if self.required and self.required(ev, rules):
+                # The item requires what this check looks for, and the file is of a kind that cannot carry it
+                # (unless it cannot be measured at all: then the check that says so decides).
+                problem = f"a {ev.facts.format.value} file cannot carry it"
+                return unopened(ev) or fail({"problem": problem}, format=ev.facts.format.value)
             return skip(self.kinds.otherwise)
         gate = unopened(ev) if self.needs_open else None
         return gate or self.fn(ev, case, rules)
@@ -236,6 +250,7 @@ def check(
     when: Condition | None = None,
     kinds: Kinds | None = None,
     needs_open: bool = False,
+    required: Callable[[FileEvidence, ItemRules], bool] | None = None,
 ) -> Callable[[Fn], Fn]:
     """Register the decorated function as the check `code` (see the module's docstring)."""
     if code in CATALOGUE:
@@ -259,6 +274,7 @@ def check(
                 when,
                 kinds,
                 needs_open,
+                required,
             )
         )
         return fn

@@ -3,7 +3,9 @@ pages and seals."""
 
 from __future__ import annotations
 
-from contracts.v1 import ApplicantType, CaseResult, Property
+import dataclasses
+
+from contracts.v1 import ApplicantType, CaseResult, Outcome, Property
 from services.validation.checks.engine import (
     CaseEvidence,
     Condition,
@@ -18,7 +20,7 @@ from services.validation.checks.engine import (
     skip,
 )
 from services.validation.checks.trust import ofd_seal_verdict
-from services.validation.formats import RASTER_FORMATS, Format
+from services.validation.formats import MEDIA_FORMATS, RASTER_FORMATS, Format
 from services.validation.rules import ItemRules
 
 IN = Property.INTEGRITY
@@ -168,29 +170,63 @@ def page_count_matches(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -
 @check(
     "INTEG-SEAL-RED",
     IN,
-    examines="Result documents and the scanned copies the item names carry a red seal: a red curved vector "
-    "shape in a PDF, or enough seal-red ink (colour segmentation) on a colour page.",
-    examines_zh="结果文书及事项指定的扫描件带有红色印章：PDF 中的红色曲线图形，"
-    "或彩色页面上足量的印章红色（颜色分割）。",
-    reason_zh="文件“{file}”未检测到红色印章，可能盖章不全，请加盖印章后重新扫描提交。",
-    reason_en="no red seal was found on '{file}': the seal may be missing; seal it, scan it again and resubmit.",
-    basis="source paper: incomplete seals (盖章不全); DA/T 70-2018 authenticity of seals",
+    examines="Result documents and the scanned copies the item names carry a red seal, recognised by its "
+    "shape: a red ring, round or oval, whose size on paper is that of an official seal (38-63 mm across by "
+    "default) — a ring drawn as a vector path in a PDF, or red ink forming a ring in a scan or in the "
+    "images of a PDF. Red letterheads, rules and text are not seals, and neither is a small red curve.",
+    examines_zh="结果文书及事项指定的扫描件带有红色印章，按形状识别：圆形或椭圆形的红色印圈，"
+    "其纸面尺寸符合公章规格（默认直径 38-63 毫米）——PDF 中的矢量印圈，或扫描件及 PDF 内图像中构成印圈的红色墨迹。"
+    "红头、红线、红字及过小的红色曲线均不视为印章。",
+    reason_zh="文件“{file}”未检测到符合规格的红色印章（{found}），可能盖章不全，请加盖印章后重新扫描提交。",
+    reason_en="no red seal of an official seal's size was found on '{file}' ({found_en}): the seal may be "
+    "missing; seal it, scan it again and resubmit.",
+    basis="source paper: incomplete seals (盖章不全); DA/T 70-2018 authenticity of seals; seal sizes: 国发〔1999〕25号",
     when=Condition(lambda ev, rules: rules.needs_seal(ev.file), "the item does not require a seal on this material"),
     needs_open=True,
 )
 def red_seal(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
     f = ev.facts
-    threshold = rules.thresholds.min_seal_red_area_mm2
-    if f.format is Format.PDF:
-        if f.red_vector_shapes > 0 or f.red_raster_area_mm2 >= threshold:
-            return ok(red_vector_shapes=f.red_vector_shapes, red_area_mm2=round(f.red_raster_area_mm2, 1))
-        return fail(red_vector_shapes=0, red_area_mm2=round(f.red_raster_area_mm2, 1))
-    if f.format is Format.OFD:
-        return ofd_seal_verdict(f)
-    if f.format in RASTER_FORMATS and f.image is not None:
+    if f.format in MEDIA_FORMATS:
+        what = f.format.value
+        return fail(
+            {"found": f"{what} 文件无法承载印章", "found_en": f"a {what} file cannot carry a seal"}, format=what
+        )
+    if f.format is Format.OFD and not f.seals:
+        # No seal shape on its page images: the electronic seal (Signatures.xml) is OFD's evidence.
+        verdict = ofd_seal_verdict(f)
+        if verdict.outcome is Outcome.FAIL and "found" not in verdict.params:
+            found = {
+                "found": "未发现电子印章，页面图像中亦无印章",
+                "found_en": "no electronic seal, none on its page images",
+            }
+            verdict = dataclasses.replace(verdict, params={**found, **verdict.params})
+        return verdict
+    if f.format in RASTER_FORMATS:
+        assert f.image is not None
         if not f.image.colour:
-            return skip("a grey image cannot show a red seal (USAB-SCAN-COLOUR)")
-        if f.image.red_area_mm2 >= threshold:
-            return ok(red_area_mm2=round(f.image.red_area_mm2, 1))
-        return fail(red_area_mm2=round(f.image.red_area_mm2, 1), threshold_mm2=threshold)
-    return skip(f"seal detection is not available for {f.format.value}")
+            return skip("a grey image cannot show a red seal", decided_by="USAB-SCAN-COLOUR")
+        shapes = list(f.image.seals)
+    else:
+        shapes = list(f.seals)
+        decoded = [p for p in f.page_images if p.colour is not None]
+        if not shapes and decoded and not any(p.colour for p in decoded) and not f.vector_colour:
+            return skip("grey scanned pages cannot show a red seal", decided_by="USAB-SCAN-COLOUR")
+    t = rules.thresholds
+    seals = [
+        s
+        for s in shapes
+        if t.seal_min_mm <= s.major_mm <= t.seal_max_mm and s.minor_mm / s.major_mm >= t.seal_min_ratio
+    ]
+    if seals:
+        return ok(seals=len(seals), seal="; ".join(s.describe() for s in seals[:3]))
+    if shapes:
+        biggest = max(shapes, key=lambda s: s.major_mm)
+        found = f"红色圆形印迹 {biggest.width_mm:.0f}×{biggest.height_mm:.0f} 毫米，不符合印章规格"
+        found_en = f"a red round mark {biggest.width_mm:.0f}x{biggest.height_mm:.0f} mm, not an official seal's size"
+    else:
+        found, found_en = "未发现红色圆形印圈", "no red round or oval ring"
+    return fail(
+        {"found": found, "found_en": found_en},
+        shapes="; ".join(s.describe() for s in shapes[:3]) or "none",
+        range_mm=f"{t.seal_min_mm:g}-{t.seal_max_mm:g}",
+    )

@@ -1,6 +1,7 @@
 """What a file really is and whether it really opens — measured from its bytes, never from its name.
 
-`inspect(data, limits)` identifies the format by its signature (the closed list of archival formats
+`inspect(data, limits)` identifies the format by PRONOM (FIDO: the PUID, formats/pronom.py) and by its
+signature (the closed list of archival formats
 DA/T 70 accepts: PDF, OFD, JPEG, PNG, TIFF, JPEG 2000, MP3, WAV, MP4), opens it with the library that
 reads that format (pypdf, Pillow, mutagen, zipfile + ElementTree for OFD), and measures what the
 checks need: pages, encryption, active content, signatures, image resolution, sharpness, colour and
@@ -26,6 +27,7 @@ from services.validation.formats.image import inspect_image
 from services.validation.formats.media import inspect_media
 from services.validation.formats.ofd import inspect_ofd
 from services.validation.formats.pdf import inspect_pdf
+from services.validation.formats.pronom import identify_pronom
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors
 
 __all__ = [
@@ -50,6 +52,10 @@ __all__ = [
 def inspect(data: bytes, limits: Limits = Limits(), trust: TrustAnchors = NO_ANCHORS) -> FileFacts:
     """`trust`: the platform's signature trust anchors (the step loads them; see formats/signatures.py)."""
     facts = FileFacts(format=identify(data), size=len(data))
+    pronom = identify_pronom(data)
+    # OFD has no PUID: PRONOM sees only its zip container (x-fmt/263), so the signature decides alone.
+    if pronom is not None and facts.format is not Format.OFD:
+        facts.puid, facts.pronom_name = pronom.puid, pronom.name
     if not data:
         facts.open_error = "the file is empty (0 bytes)"
         return facts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.validation.formats.identify import Format
+from services.validation.formats.seals import SealShape
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class Limits:
     zip_max_total_bytes: int = 512 * 1024 * 1024
     zip_max_entries: int = 10_000
     xml_max_bytes: int = 16 * 1024 * 1024
-    pdf_max_images_for_seal: int = 4
+    pdf_max_images_decoded: int = 24  # page images decoded for blur, colour and seals, spread over the document
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,26 @@ class OfdSealFacts:
 
 @dataclass(frozen=True)
 class ImageFacts:
+    """A scanned page: an image file, or an image covering most of a PDF/OFD page (formats/page_images.py).
+    `colour`, `sharpness` and `chroma` are None for a page beyond the decoding budget."""
+
     width: int
     height: int
     mode: str
-    dpi: float | None  # the smaller of the two recorded resolutions; None when the file records none
-    colour: bool  # a colour mode that actually carries colour (not grey stored as RGB)
-    sharpness: float  # 90th percentile of the Laplacian's variance over content tiles
-    red_area_mm2: float  # area of seal-red pixels, in square millimetres of paper
+    dpi: float | None  # image file: the smaller recorded resolution (None: none recorded); page: effective dpi
+    colour: bool | None  # the content carries colour (chroma), whatever the mode says
+    sharpness: float | None  # 90th percentile of the Laplacian's variance over content tiles
+    chroma: float | None = None  # 99th percentile of the distance from grey (YCbCr)
+    seals: tuple[SealShape, ...] = ()  # seal shapes found on it
+    page: int | None = None  # 1-based page of the document it is drawn on
 
 
 @dataclass
 class FileFacts:
     format: Format
     size: int
+    puid: str | None = None  # PRONOM identifier (FIDO); None where PRONOM has none (OFD) or none matched
+    pronom_name: str | None = None
     opens: bool = False
     open_error: str | None = None
     encrypted: bool = False
@@ -91,8 +99,12 @@ class FileFacts:
     active_content: list[str] = field(default_factory=list)
     signatures: list[SignatureFacts] = field(default_factory=list)
     image: ImageFacts | None = None
-    red_vector_shapes: int = 0  # red curved paths painted in a PDF (a vector seal's ring)
-    red_raster_area_mm2: float = 0.0  # seal-red area in images embedded in a PDF
+    # Documents (PDF, OFD): the scanned pages drawn in them, seal shapes found anywhere (vector or in the
+    # images), and whether the vector content paints anything in colour.
+    page_images: list[ImageFacts] = field(default_factory=list)
+    images_not_decoded: int = 0  # embedded images beyond the decoding budget
+    seals: list[SealShape] = field(default_factory=list)
+    vector_colour: bool = False
     media_seconds: float | None = None
     pdfa_declared: str | None = None  # the PDF/A identification in the PDF's XMP (pdfaid:part+conformance)
     # OFD electronic seals and signatures (Signatures.xml). The seal check (INTEG-SEAL-*) reads these as

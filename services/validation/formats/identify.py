@@ -2,7 +2,8 @@
 types and extensions each may be declared with, and `identify`.
 
 A few magic numbers written here rather than a general library: the list is closed, and OFD (a zip whose
-root holds OFD.xml) is not something general sniffers know.
+root holds OFD.xml) is not something general sniffers know. An ISO-BMFF file is named by its major brand
+(isom/mp41/mp42… = MP4, qt = QuickTime, heic/avif… = HEIF images), not taken for MP4 because it has `ftyp`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ class Format(StrEnum):
     MP3 = "mp3"
     WAV = "wav"
     MP4 = "mp4"
-    ZIP = "zip"  # a zip archive that is not an OFD document: identified, but not an archival format
+    # Identified, but not archival formats:
+    ZIP = "zip"  # a zip archive that is not an OFD document
+    QUICKTIME = "quicktime"  # ISO-BMFF with the QuickTime brand (.mov)
+    HEIF = "heif"  # ISO-BMFF still images: HEIC, AVIF
     UNKNOWN = "unknown"
 
 
-ARCHIVAL_FORMATS = frozenset(f for f in Format if f not in (Format.ZIP, Format.UNKNOWN))
+NOT_ARCHIVAL = frozenset({Format.ZIP, Format.QUICKTIME, Format.HEIF, Format.UNKNOWN})
+ARCHIVAL_FORMATS = frozenset(f for f in Format if f not in NOT_ARCHIVAL)
 RASTER_FORMATS = frozenset({Format.JPEG, Format.PNG, Format.TIFF, Format.JP2})
 MEDIA_FORMATS = frozenset({Format.MP3, Format.WAV, Format.MP4})
 
@@ -78,7 +83,22 @@ def identify(data: bytes) -> Format:
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         return Format.WAV
     if head[4:8] == b"ftyp":
-        return Format.MP4
+        return _iso_bmff(head[8:12])
     if head.startswith(b"ID3") or (len(head) > 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
         return Format.MP3
+    return Format.UNKNOWN
+
+
+# ISO-BMFF (ISO/IEC 14496-12) files all start with an `ftyp` box; its major brand says what the file is.
+_MP4_BRANDS = {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4A ", b"M4V ", b"dash"}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+
+
+def _iso_bmff(major_brand: bytes) -> Format:
+    if major_brand in _MP4_BRANDS:
+        return Format.MP4
+    if major_brand == b"qt  ":
+        return Format.QUICKTIME
+    if major_brand in _HEIF_BRANDS:
+        return Format.HEIF
     return Format.UNKNOWN

@@ -1,11 +1,30 @@
-"""Audio and video (MP3, WAV, MP4): the header reads with mutagen and declares a duration."""
+"""Audio and video (MP3, WAV, MP4): the header reads with mutagen and declares a duration, and the stream
+is decoded through to the end by ffmpeg (Debian's `ffmpeg` package) — a file cut short decodes less than
+its header declares, or ffmpeg reports the damage, and does not open.
+
+ffmpeg runs once per media file on a private temporary copy (an MP4 whose index sits at the end cannot
+be read from a pipe), with a time limit; the file is already in memory, so this adds no unbounded read.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
 
 from services.validation.formats.facts import FileFacts
 from services.validation.formats.identify import Format
+
+log = logging.getLogger(__name__)
+
+FFMPEG_TIMEOUT_S = 120.0
+# A decode that stops this much short of the declared duration is a truncated file: allows for the
+# rounding of frame-based formats (an MP3 frame is 26 ms; container durations round to the timescale).
+_SHORT_BY_S = 0.1
+_SHORT_BY_SHARE = 0.02
 
 
 def inspect_media(data: bytes, facts: FileFacts) -> None:
@@ -20,4 +39,40 @@ def inspect_media(data: bytes, facts: FileFacts) -> None:
         facts.open_error = "the media header reads, but declares no duration"
         return
     facts.media_seconds = length
+    decoded, error = decode_to_end(data, facts.format)
+    if error:
+        facts.open_error = error
+        return
+    if decoded is not None and decoded + max(_SHORT_BY_S, _SHORT_BY_SHARE * length) < length:
+        facts.open_error = f"it decodes for {decoded:.2f} s of the {length:.2f} s its header declares: it is truncated"
+        return
     facts.opens = True
+
+
+def decode_to_end(data: bytes, fmt: Format) -> tuple[float | None, str | None]:
+    """(seconds decoded, ffmpeg's error) — (None, None) where ffmpeg is not installed (logged)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        log.warning("ffmpeg is not installed: media is judged by its header only (apt-get install ffmpeg)")
+        return None, None
+    fd, path = tempfile.mkstemp(suffix=f".{fmt.value}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        done = subprocess.run(
+            [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-i", path, "-f", "null", "-", "-progress", "pipe:1"],
+            capture_output=True,
+            timeout=FFMPEG_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"decoding did not finish within {FFMPEG_TIMEOUT_S:.0f} s"
+    finally:
+        os.unlink(path)
+    errors = done.stderr.decode("utf-8", "replace").strip()
+    if done.returncode != 0 or errors:
+        first = errors.splitlines()[0] if errors else f"ffmpeg exited with {done.returncode}"
+        return None, f"it does not decode to the end: {first[:200]}"
+    times = [line.split("=", 1)[1] for line in done.stdout.decode().splitlines() if line.startswith("out_time_us=")]
+    usable = [int(t) for t in times if t.strip().lstrip("-").isdigit()]
+    return (max(usable) / 1e6 if usable else 0.0), None

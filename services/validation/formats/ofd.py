@@ -1,16 +1,25 @@
 """OFD (GB/T 33190): a zip package whose root OFD.xml points at the documents, their pages and their
-electronic seals and signatures. Unpacked only within the
-limits, so a zip bomb is refused unopened."""
+electronic seals and signatures. Unpacked only within the limits, so a zip bomb is refused unopened. The
+images drawn on its pages (ImageObject → MultiMedia in the document's resources) are measured as scans
+(formats/page_images.py): OFD coordinates are millimetres, so the effective resolution is the image's
+pixels over its Boundary; its colour content (FillColor / StrokeColor values) is noted for the colour
+check."""
 
 from __future__ import annotations
 
 import io
+import posixpath
 import xml.etree.ElementTree as ET
 import zipfile
+from dataclasses import dataclass
 from functools import partial
+
+from PIL import Image
 
 from services.validation.formats.facts import FileFacts, Limits
 from services.validation.formats.ofd_signatures import read_ofd_signatures, resolve
+from services.validation.formats.page_images import SCAN_MIN_PAGE_FRACTION, measure_scan, spread, unmeasured_scan
+from services.validation.formats.seals import raster_seals
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors
 
 
@@ -54,6 +63,7 @@ def inspect_ofd(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAncho
             return
         names = set(archive.namelist())
         pages = 0
+        placed: list[_PlacedImage] = []
         for body, doc in zip(bodies, doc_roots, strict=True):
             document_file = resolve("OFD.xml", doc or "")
             if document_file not in names:
@@ -67,6 +77,7 @@ def inspect_ofd(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAncho
             if missing:
                 facts.open_error = f"page {missing[0]} named in {document_file} is missing"
                 return
+            placed += _page_images(archive, document_file, document, limits, facts, first_page=pages)
             pages += len(page_files)
             signatures = _text(body, "Signatures")
             if signatures:
@@ -79,6 +90,7 @@ def inspect_ofd(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAncho
         if pages == 0:
             facts.open_error = "the OFD document has no pages"
             return
+        _measure(archive, placed, facts, limits)
     facts.opens = True
 
 
@@ -92,3 +104,103 @@ def _read_bounded(archive: zipfile.ZipFile, name: str, limits: Limits) -> bytes:
     if info.file_size > limits.xml_max_bytes:
         raise ValueError(f"{name} is {info.file_size} bytes (limit {limits.xml_max_bytes})")
     return archive.read(info)
+
+
+@dataclass(frozen=True)
+class _PlacedImage:
+    page: int
+    member: str  # the image's path inside the package
+    width_mm: float
+    height_mm: float
+    page_fraction: float
+
+
+def _resolve(base_dir: str, loc: str) -> str:
+    loc = loc.strip()
+    return loc.lstrip("/") if loc.startswith("/") else posixpath.normpath(posixpath.join(base_dir, loc))
+
+
+def _media_files(archive: zipfile.ZipFile, doc_dir: str, document: ET.Element, limits: Limits) -> dict[str, str]:
+    """MultiMedia ID → package path, from the document's PublicRes and DocumentRes files."""
+    out: dict[str, str] = {}
+    for el in document.iter():
+        if _local(el.tag) not in ("PublicRes", "DocumentRes") or not el.text:
+            continue
+        res_path = _resolve(doc_dir, el.text)
+        if res_path not in archive.namelist():
+            continue
+        res = ET.fromstring(_read_bounded(archive, res_path, limits))
+        base = _resolve(posixpath.dirname(res_path), res.get("BaseLoc", ""))
+        for media in res.iter():
+            if _local(media.tag) != "MultiMedia":
+                continue
+            file = next((c.text for c in media if _local(c.tag) == "MediaFile" and c.text), None)
+            if file and media.get("ID"):
+                out[media.get("ID", "")] = _resolve(base, file)
+    return out
+
+
+def _numbers(text: str | None) -> list[float]:
+    try:
+        return [float(v) for v in (text or "").split()]
+    except ValueError:
+        return []
+
+
+def _page_images(
+    archive: zipfile.ZipFile, doc: str, document: ET.Element, limits: Limits, facts: FileFacts, first_page: int
+) -> list[_PlacedImage]:
+    """The images each page draws, with their size on the page; notes colour in the vector content."""
+    doc_dir = posixpath.dirname(doc)
+    media = _media_files(archive, doc_dir, document, limits)
+    default_box = next((_numbers(el.text) for el in document.iter() if _local(el.tag) == "PhysicalBox"), [])
+    placed = []
+    page_els = [el for el in document.iter() if _local(el.tag) == "Page"]
+    for number, page_el in enumerate(page_els, start=first_page + 1):
+        path = _resolve(doc_dir, page_el.get("BaseLoc", ""))
+        if path not in archive.namelist():
+            continue
+        content = ET.fromstring(_read_bounded(archive, path, limits))
+        box = next((_numbers(el.text) for el in content.iter() if _local(el.tag) == "PhysicalBox"), default_box)
+        page_area = box[2] * box[3] if len(box) == 4 else 210.0 * 297.0
+        for el in content.iter():
+            if _local(el.tag) in ("FillColor", "StrokeColor"):
+                value = _numbers(el.get("Value"))
+                facts.vector_colour |= len(value) == 3 and max(value) - min(value) > 15  # 0-255 per channel
+            if _local(el.tag) != "ImageObject" or el.get("ResourceID") not in media:
+                continue
+            boundary = _numbers(el.get("Boundary"))
+            ctm = _numbers(el.get("CTM"))
+            if len(ctm) == 6:
+                w, h = (ctm[0] ** 2 + ctm[1] ** 2) ** 0.5, (ctm[2] ** 2 + ctm[3] ** 2) ** 0.5
+            elif len(boundary) == 4:
+                w, h = boundary[2], boundary[3]
+            else:
+                continue
+            if w > 0 and h > 0:
+                member = media[el.get("ResourceID", "")]
+                placed.append(_PlacedImage(number, member, w, h, min(1.0, w * h / max(page_area, 1.0))))
+    return placed
+
+
+def _measure(archive: zipfile.ZipFile, placed: list[_PlacedImage], facts: FileFacts, limits: Limits) -> None:
+    chosen = spread(len(placed), limits.pdf_max_images_decoded)
+    for i, image in enumerate(placed):
+        scan = image.page_fraction >= SCAN_MIN_PAGE_FRACTION
+        if image.member not in archive.namelist():
+            continue
+        info = archive.getinfo(image.member)
+        with Image.open(archive.open(info)) as im:
+            dpi = min(im.width / (image.width_mm / 25.4), im.height / (image.height_mm / 25.4))
+            if i not in chosen:
+                facts.images_not_decoded += 1
+                if scan:
+                    facts.page_images.append(unmeasured_scan(im.width, im.height, round(dpi, 1), image.page))
+                continue
+            im.load()
+            if scan:
+                measured = measure_scan(im, round(dpi, 1), page=image.page)
+                facts.page_images.append(measured)
+                facts.seals.extend(measured.seals)
+            else:
+                facts.seals.extend(raster_seals(im, dpi / 25.4, image.page))

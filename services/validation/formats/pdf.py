@@ -1,14 +1,24 @@
-"""PDF: parses with pypdf, counts pages, finds encryption, active content and red (seal) shapes, and
-verifies CMS/PAdES signatures with pyHanko (formats/signatures.py)."""
+"""PDF: parses with pypdf, counts pages, finds encryption, active content, vector seals and the images
+drawn on its pages (measured as scans: formats/page_images.py), and verifies CMS/PAdES signatures with
+pyHanko (formats/signatures.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import warnings
 
 from services.validation.formats.facts import FileFacts, Limits, SignatureFacts
-from services.validation.formats.image import red_fraction
+from services.validation.formats.page_images import (
+    SCAN_MIN_PAGE_FRACTION,
+    decode_embedded,
+    measure_scan,
+    spread,
+    unmeasured_scan,
+)
+from services.validation.formats.pdf_content import PlacedImage, page_content
+from services.validation.formats.seals import raster_seals
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors, verify_pdf_signatures
 
 _STANDARD_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/adbe.pkcs7.sha1", "/ETSI.RFC3161"}
@@ -37,23 +47,7 @@ def inspect_pdf(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAncho
         if facts.page_count == 0:
             facts.open_error = "the PDF has no pages"
             return
-        images_seen = 0
-        for page in pages:
-            contents = page.get_contents()
-            stream = contents.get_data() if contents is not None else b""
-            facts.red_vector_shapes += _red_curved_paths(stream)
-            if facts.red_vector_shapes == 0 and images_seen < limits.pdf_max_images_for_seal:
-                for image in page.images:
-                    if images_seen >= limits.pdf_max_images_for_seal:
-                        break
-                    images_seen += 1
-                    pil = image.image
-                    if pil is None:
-                        continue
-                    w_mm = float(page.mediabox.width) / 72 * 25.4
-                    h_mm = float(page.mediabox.height) / 72 * 25.4
-                    fraction = red_fraction(pil)
-                    facts.red_raster_area_mm2 += fraction * w_mm * h_mm
+        _measure_pages(pages, facts, limits)
         facts.pdfa_declared = _pdfa_identification(reader)
         facts.active_content = _pdf_active_content(reader, data)
         facts.signatures = _pdf_signatures(reader, data, trust)
@@ -144,56 +138,34 @@ def _pdf_signatures(reader, data: bytes, trust: TrustAnchors) -> list[SignatureF
     return out
 
 
-_PDF_STRING = re.compile(rb"\((?:\\.|[^\\()])*\)|<[0-9A-Fa-f\s]*>", re.S)
-_PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
-_STROKING = {b"S", b"s", b"B", b"B*", b"b", b"b*"}
-_FILLING = {b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
-
-
-def _is_red_rgb(r: float, g: float, b: float) -> bool:
-    return r >= 0.55 and g <= 0.35 and b <= 0.35 and r - max(g, b) >= 0.35
-
-
-def _is_red_cmyk(c: float, m: float, y: float, k: float) -> bool:
-    return c <= 0.3 and m >= 0.6 and y >= 0.5 and k <= 0.3
-
-
-def _red_curved_paths(stream: bytes) -> int:
-    """Count paths that contain curves and are painted red — how a vector seal's ring looks in a
-    content stream (a red letterhead is text and straight rules, so it does not count)."""
-    tokens = _PDF_STRING.sub(b" ", stream).split()
-    stroke_red = fill_red = False
-    stack: list[tuple[bool, bool]] = []
-    operands: list[bytes] = []
-    curves = False
-    count = 0
-    for tok in tokens:
-        if tok[:1].isdigit() or tok[:1] in (b"-", b"."):
-            operands.append(tok)
+def _measure_pages(pages, facts: FileFacts, limits: Limits) -> None:  # type: ignore[no-untyped-def]
+    """Walk every page's content (cheap: no image is decoded), then decode a bounded, evenly spread set of
+    the images drawn: page scans are measured as scans, smaller images are searched for seals."""
+    placed: dict[int, PlacedImage] = {}  # an image drawn on several pages is measured once
+    for number, page in enumerate(pages, start=1):
+        content = page_content(page, number)
+        facts.seals.extend(content.seals)
+        facts.vector_colour = facts.vector_colour or content.colour
+        for image in content.images:
+            placed.setdefault(id(image.xobject), image)
+    images = list(placed.values())
+    chosen = spread(len(images), limits.pdf_max_images_decoded)
+    for i, image in enumerate(images):
+        scan = image.page_fraction >= SCAN_MIN_PAGE_FRACTION
+        if i not in chosen:
+            facts.images_not_decoded += 1
+            if scan:
+                facts.page_images.append(
+                    unmeasured_scan(image.width_px, image.height_px, round(image.effective_dpi, 1), image.page)
+                )
             continue
-        nums = []
-        for o in operands[-4:]:
-            try:
-                nums.append(float(o))
-            except ValueError:
-                nums.append(0.0)
-        if tok in (b"rg", b"RG") and len(nums) >= 3:
-            red = _is_red_rgb(*nums[-3:])
-            fill_red, stroke_red = (red, stroke_red) if tok == b"rg" else (fill_red, red)
-        elif tok in (b"k", b"K") and len(nums) >= 4:
-            red = _is_red_cmyk(*nums[-4:])
-            fill_red, stroke_red = (red, stroke_red) if tok == b"k" else (fill_red, red)
-        elif tok in (b"g", b"G"):
-            fill_red, stroke_red = (False, stroke_red) if tok == b"g" else (fill_red, False)
-        elif tok == b"q":
-            stack.append((stroke_red, fill_red))
-        elif tok == b"Q" and stack:
-            stroke_red, fill_red = stack.pop()
-        elif tok in (b"c", b"v", b"y"):
-            curves = True
-        elif tok in _PAINT or tok == b"n":
-            if curves and ((tok in _STROKING and stroke_red) or (tok in _FILLING and fill_red)):
-                count += 1
-            curves = False
-        operands.clear()
-    return count
+        with decode_embedded(image.xobject, image.effective_dpi) as im:
+            # The effective resolution of the decoded copy (a JPEG may have been decoded reduced).
+            dpi = image.effective_dpi * im.width / max(image.width_px, 1)
+            if scan:
+                measured = measure_scan(im, dpi, page=image.page)
+                # Report the resolution the page really has, not that of the reduced copy.
+                facts.page_images.append(dataclasses.replace(measured, dpi=round(image.effective_dpi, 1)))
+                facts.seals.extend(measured.seals)
+            else:
+                facts.seals.extend(raster_seals(im, dpi / 25.4, image.page))

@@ -1,0 +1,52 @@
+"""Seal shapes (formats/seals.py): a red ring is a seal candidate with its size in millimetres; a red
+square frame, a solid red disc, red text blocks and a red rule are not."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw
+
+from services.validation.formats.seals import raster_seals
+
+pytestmark = pytest.mark.unit
+
+PX_PER_MM = 200 / 25.4
+RED = (200, 30, 40)
+
+
+def _page(draw_on) -> Image.Image:  # type: ignore[no-untyped-def]
+    page = Image.new("RGB", (int(120 * PX_PER_MM), int(120 * PX_PER_MM)), (245, 242, 232))
+    draw_on(ImageDraw.Draw(page), lambda mm: int(mm * PX_PER_MM))
+    return page
+
+
+def test_a_red_ring_is_found_with_its_size_and_star():
+    def ring(draw, px):  # type: ignore[no-untyped-def]
+        draw.ellipse((px(20), px(20), px(62), px(62)), outline=RED, width=px(1.2))
+        draw.regular_polygon((px(41), px(41), px(6)), 5, fill=RED)
+
+    [seal] = raster_seals(_page(ring), PX_PER_MM)
+    assert 41 <= seal.width_mm <= 43 and 41 <= seal.height_mm <= 43
+    assert seal.ring >= 0.95 and seal.star
+
+
+def test_an_oval_ring_is_found_as_an_oval():
+    [seal] = raster_seals(
+        _page(lambda d, px: d.ellipse((px(10), px(10), px(55), px(40)), outline=RED, width=px(1.0))), PX_PER_MM
+    )
+    assert 44 <= seal.major_mm <= 46 and 29 <= seal.minor_mm <= 31
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda d, px: d.rectangle((px(20), px(20), px(62), px(62)), outline=RED, width=px(1.2)),  # square frame
+        lambda d, px: d.ellipse((px(20), px(20), px(62), px(62)), fill=RED),  # solid disc
+        lambda d, px: [d.rectangle((px(5 + 14 * i), px(5), px(17 + 14 * i), px(17)), fill=RED) for i in range(7)],
+        lambda d, px: d.rectangle((px(5), px(30), px(115), px(31.2)), fill=RED),  # a red rule
+        lambda d, px: d.arc((px(20), px(20), px(62), px(62)), 200, 340, fill=RED, width=px(1.2)),  # an arc
+    ],
+    ids=["square-frame", "solid-disc", "letterhead-blocks", "red-rule", "arc"],
+)
+def test_red_marks_that_are_not_rings_are_not_seals(shape):  # type: ignore[no-untyped-def]
+    assert raster_seals(_page(shape), PX_PER_MM) == []
