@@ -479,7 +479,7 @@ async def storage_step(
         settings,
         store=store,
         replica=replica,
-        index=index,
-        clock=clock or utc_now,  # type: ignore[arg-type]
+        index=index,  # type: ignore[arg-type]
+        clock=clock or utc_now,
     )
     return built.step

@@ -17,11 +17,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from services.common.adapters.object_store import ObjectMissing, ObjectStore, ObjectUnreadable
 from services.common.faults import InvalidInput
 from services.storage import domain
+
+if TYPE_CHECKING:
+    from services.storage.ports import AuditPackageRow
 
 PRIMARY, REPLICA = "primary", "replica"
 REPAIR_OF = "repair-of"  # user metadata of a repaired version: the version it replaces
@@ -95,7 +98,7 @@ async def read_copy(site: Site, bucket: str, key: str, version_id: str | None) -
         raise ObjectUnreadable(bucket, key, f"the {site.name} copy: {exc.detail}") from exc
 
 
-async def rewrite_copy(site: Site, row: dict[str, Any], good: bytes, bad_version: str | None) -> str | None:
+async def rewrite_copy(site: Site, row: AuditPackageRow, good: bytes, bad_version: str | None) -> str | None:
     """Repair: the good bytes as a new version of the bad copy's key, locked like the package, read back.
     Returns the repaired version id."""
     bucket, key = row["package_bucket"], row["package_key"]

@@ -30,6 +30,7 @@ from typing import Any
 from contracts.envelope import CloudEvent, derived_event_id, utc_now
 from contracts.v1 import CaseIdentity, FixityFailed, PackageRef, topics
 from services.common import metrics
+from services.common.adapters.fixity_log import FixityCheckRow
 from services.common.adapters.object_store import ObjectStore, ObjectUnreadable
 from services.common.faults import is_transient
 from services.common.runner import Publisher
@@ -82,7 +83,7 @@ async def check_package(store: ObjectStore, row: AuditPackageRow) -> FixityResul
 
 async def check_copy(site: Site, row: AuditPackageRow) -> tuple[FixityResult, bytes | None]:
     """Re-read one copy of a package and recompute its digests; the bytes too when they verify."""
-    version_id = row.get(copies.version_column(site.name))
+    version_id = row["package_version_id"] if site.name == PRIMARY else row.get("replica_version_id")
     base: dict[str, Any] = {
         "case_key": row["case_key"],
         "archival_code": row["archival_code"],
@@ -146,7 +147,7 @@ def failed_event(row: AuditPackageRow, result: FixityResult, checked_at: datetim
     )
 
 
-def check_row(row: dict[str, Any], result: FixityResult, checked_at: datetime, agent_id: str) -> dict[str, Any]:
+def check_row(row: AuditPackageRow, result: FixityResult, checked_at: datetime, agent_id: str) -> FixityCheckRow:
     return {
         "case_key": row["case_key"],
         "package_bucket": row["package_bucket"],
@@ -163,7 +164,9 @@ def check_row(row: dict[str, Any], result: FixityResult, checked_at: datetime, a
     }
 
 
-def replication_event(row: dict[str, Any], bad: FixityResult, good: str, version: str | None, at: datetime) -> dict:
+def replication_event(
+    row: AuditPackageRow, bad: FixityResult, good: str, version: str | None, at: datetime
+) -> dict[str, Any]:
     """The PREMIS replication event of a repair (a preservation_events row of the case)."""
     return {
         "event_id": derived_event_id("replication", f"{row['case_key']}/{bad.copy}/{version}"),
@@ -244,7 +247,7 @@ async def audit(
 
 
 async def _check_reachable_copies(
-    row: dict[str, Any], *, store: ObjectStore, replica: ObjectStore | None
+    row: AuditPackageRow, *, store: ObjectStore, replica: ObjectStore | None
 ) -> tuple[list[tuple[FixityResult, bytes | None]], list[str]]:
     """Check each copy whose site answers; a site that does not is skipped and named (a lost site leaves
     the other copy checkable). When no site answers, the audit stops with the fault."""
@@ -266,7 +269,7 @@ async def _check_reachable_copies(
 
 
 async def _repair(
-    row: dict[str, Any],
+    row: AuditPackageRow,
     bad: FixityResult,
     good: tuple[FixityResult, bytes | None],
     *,

@@ -153,7 +153,7 @@ class PgIndex:
         return await outbox.relay(self.pool, publisher, topic_name, only=only)
 
     async def record_repair(
-        self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: dict[str, Any]
+        self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
     ) -> None:
         """A repaired copy, in one transaction: the record points at the repaired version (`column`:
         package_version_id or replica_version_id), the PREMIS replication event is the case's next event,
