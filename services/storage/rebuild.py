@@ -69,10 +69,12 @@ async def trusted_versions(store: MinioObjectStore, bucket: str) -> tuple[dict[s
         later = [
             v
             for v in sorted(by_key[key], key=lambda v: (v.last_modified is not None, v.last_modified), reverse=True)
-            if not v.is_delete_marker and v.version_id != trusted[key]
+            if v.version_id != trusted[key]
         ]
         repairs = []
         for v in later:
+            if v.is_delete_marker:
+                continue
             info = await store.stat(bucket, key, version_id=v.version_id)
             if info is not None and copies.REPAIR_OF in info.metadata:
                 repairs.append(v.version_id)
