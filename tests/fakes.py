@@ -69,6 +69,23 @@ class InMemoryObjectStore:
         self.retention[(bucket, key)] = (retain_until, legal_hold)
         return WriteOnce("v1", created=True)
 
+    async def put_new_version(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: Any = None,
+        legal_hold: bool = False,
+    ) -> str:
+        """A repair's new version: this fake keeps the latest version only (the locked old one is gone)."""
+        self.buckets[bucket][key] = (bytes(data), dict(metadata or {}))
+        self.retention[(bucket, key)] = (retain_until, legal_hold)
+        self.puts += 1
+        return f"v{self.puts}"
+
     async def list_keys(self, bucket: str, prefix: str) -> set[str]:
         return {k for k in self.buckets.get(bucket, {}) if k.startswith(prefix)}
 
@@ -443,13 +460,26 @@ async def classification_step(store: InMemoryClassificationStore, schedule: Any,
 
 
 async def storage_step(
-    store: InMemoryObjectStore, index: InMemoryIndex, *, bucket: str = "archive", clock: Any = None
+    store: InMemoryObjectStore,
+    index: InMemoryIndex,
+    *,
+    bucket: str = "archive",
+    clock: Any = None,
+    replica: InMemoryObjectStore | None = None,
 ) -> Any:
-    """Storage as services/storage/bootstrap.py builds it (no scheduled audit), on the fakes."""
+    """Storage as services/storage/bootstrap.py builds it (no scheduled audit), on the fakes: two sites,
+    the replica a fresh in-memory store unless given."""
     from contracts.envelope import utc_now
     from services.storage import bootstrap
     from services.storage.config import StorageSettings
 
     settings = StorageSettings(archive_bucket_base=bucket, fixity_interval_seconds=0)
-    built = await bootstrap.build(settings, store=store, index=index, clock=clock or utc_now)  # type: ignore[arg-type]
+    replica = replica if replica is not None else InMemoryObjectStore()
+    built = await bootstrap.build(
+        settings,
+        store=store,
+        replica=replica,
+        index=index,  # type: ignore[arg-type]
+        clock=clock or utc_now,
+    )
     return built.step

@@ -1,5 +1,6 @@
-"""Commands on the archival packages and their index: rebuild the index from the bucket, audit fixity,
-search the index. docs/packages.md describes the packages these commands read."""
+"""Commands on the archival packages and their index: rebuild the index from the bucket, audit (and repair)
+the fixity of every copy, restore-test packages from the replica, search the index. docs/packages.md
+describes the packages these commands read."""
 
 from __future__ import annotations
 
@@ -44,6 +45,13 @@ class ProgressBar:
             print(file=sys.stderr)
 
 
+def _replica(settings: ArchiveSettings) -> MinioObjectStore | None:
+    """The second site's store (None when the deployment has none), answering at once on a 5xx."""
+    if not settings.minio_replica_endpoint:
+        return None
+    return MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica")
+
+
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
@@ -55,7 +63,8 @@ def _fail(message: str) -> int:
 async def _rebuild(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     from services.storage.rebuild import rebuild_index
 
-    store = MinioObjectStore.from_settings(settings)
+    store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+    replica = _replica(settings)
     index = await PgIndex.connect(settings)
     bar = ProgressBar("packages read")
     try:
@@ -64,6 +73,7 @@ async def _rebuild(settings: ArchiveSettings, args: argparse.Namespace) -> int:
             store,
             index,
             settings.archive_bucket,
+            replica=replica,
             progress=bar,
             skip_unreadable=args.skip_unreadable,
             include_legacy_loss=args.drop_legacy,
@@ -89,8 +99,13 @@ async def _rebuild(settings: ArchiveSettings, args: argparse.Namespace) -> int:
             f"archive did not write (the archived version was indexed): {', '.join(report.shadowed[:5])}",
             file=sys.stderr,
         )
+    for taken in report.from_replica:
+        print(
+            f"  taken from the replica (the primary copy is damaged; `archivectl fixity repair`): {taken}",
+            file=sys.stderr,
+        )
+    print("\n".join(f"  {u}" for u in report.unreadable), file=sys.stderr)
     if report.unreadable and not args.skip_unreadable:
-        print("\n".join(f"  unreadable: {u}" for u in report.unreadable), file=sys.stderr)
         return _fail(
             f"{len(report.unreadable)} packages could not be read, so the index was NOT replaced; run "
             "`archivectl fixity audit --all` to see why, or rerun with --skip-unreadable to index the rest"
@@ -155,34 +170,87 @@ async def _audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     index = await PgIndex.connect(settings)
     store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
     publisher = KafkaPublisher(settings)
+    repair = args.action == "repair"
     bar = ProgressBar("packages audited")
     try:
         due = await index.packages_for_audit(checked_before=checked_before, limit=args.limit)
         scope = "(all)" if args.all else f"not checked for {args.older_than:g} days"
         print(f"fixity audit: {len(due)} packages {scope} in bucket {settings.archive_bucket}", file=sys.stderr)
         report = await fixity.audit(
-            due, store=store, index=index, publisher=publisher, topic_name=settings.topic, progress=bar
+            due,
+            store=store,
+            replica=_replica(settings),
+            repair=repair,
+            index=index,
+            publisher=publisher,
+            topic_name=settings.topic,
+            progress=bar,
         )
     finally:
         bar.close()
         await publisher.close()
         await index.close()
     for failed in report.failed:
-        print(f"  FAILED {failed.archival_code}  {failed.case_key}  {failed.package_key}\n         {failed.reason}")
-    print(
-        f"fixity audit: {len(report.results)} checked, {len(report.results) - len(report.failed)} intact, "
-        f"{len(report.failed)} failed"
-        + (
-            f" — published to {settings.topic('archive.fixity.failed.v1')}; restore those packages from a replica"
-            if report.failed
-            else ""
+        print(
+            f"  FAILED {failed.archival_code}  {failed.case_key}  {failed.package_key}  ({failed.copy} copy)\n"
+            f"         {failed.reason}"
         )
+    for repaired in report.repaired:
+        print(f"  REPAIRED {repaired}")
+    for lost in report.lost:
+        print(f"  LOST {lost}: no intact copy at any site — the loss alarm is raised")
+    damaged = {r.case_key for r in report.failed}
+    advice = ""
+    if damaged - set(report.lost) and not repair:
+        advice = "; `archivectl fixity repair` rewrites each bad copy from the intact one"
+    print(
+        f"fixity audit: {report.packages} packages checked ({len(report.results)} copies), "
+        f"{report.packages - len(damaged)} intact, {len(damaged) - len(report.lost)} with a bad copy, "
+        f"{len(report.repaired)} copies repaired, {len(report.lost)} lost"
+        + (f" — published to {settings.topic('archive.fixity.failed.v1')}{advice}" if report.failed else "")
     )
-    return 2 if report.failed else 0
+    if report.lost:
+        return 3
+    return 2 if report.failed and not repair else 0
 
 
 def cmd_fixity(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     return asyncio.run(_audit(settings, args))
+
+
+# --- restore test ------------------------------------------------------------------------------------
+
+
+async def _restore_test(settings: ArchiveSettings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.storage import restore_test
+
+    replica = _replica(settings)
+    if replica is None:
+        return _fail("no replica is configured (AA_MINIO_REPLICA_ENDPOINT is empty): nothing to restore from")
+    index = await PgIndex.connect(settings)
+    try:
+        results = await restore_test.run(
+            replica=replica, index=index, sample=args.sample, scratch=Path(args.scratch) if args.scratch else None
+        )
+    finally:
+        await index.close()
+    for r in results:
+        print(
+            f"  {'ok    ' if r.passed else 'FAILED'} {r.case_key}  {r.seconds:.2f}s"
+            + (f"  {r.reason}" if r.reason else "")
+        )
+    failed = sum(1 for r in results if not r.passed)
+    print(
+        f"restore test: {len(results)} packages restored from the replica, {len(results) - failed} valid, "
+        f"{failed} failed"
+    )
+    return 2 if failed else 0
+
+
+def cmd_restore_test(settings: ArchiveSettings, args: argparse.Namespace) -> int:
+    return asyncio.run(_restore_test(settings, args))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -221,3 +289,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     audit.add_argument("--limit", type=int, default=None, help="at most this many packages")
     audit.set_defaults(run=cmd_fixity)
+    repair = fixity_actions.add_parser(
+        "repair", help="audit every copy, and rewrite a bad copy from the intact one (a new locked version)"
+    )
+    repair.add_argument("--all", action="store_true", help="every package (default: --older-than 0: all)")
+    repair.add_argument("--older-than", type=float, default=0.0, metavar="DAYS", help=argparse.SUPPRESS)
+    repair.add_argument("--limit", type=int, default=None, help="at most this many packages")
+    repair.set_defaults(run=cmd_fixity)
+
+    restore = sub.add_parser(
+        "restore-test", help="restore random packages from the replica alone, validate them with bagit-python"
+    )
+    restore.add_argument("--sample", type=int, default=5, help="how many packages (picked at random)")
+    restore.add_argument("--scratch", default=None, help="folder for the scratch area (default: the temp folder)")
+    restore.set_defaults(run=cmd_restore_test)

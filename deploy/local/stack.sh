@@ -8,7 +8,7 @@
 #   deploy/local/stack.sh env               print `export AA_…` lines (eval "$(deploy/local/stack.sh env)")
 #   deploy/local/stack.sh reset             down, then delete all runtime data (.stack/)
 #
-# servers: postgres minio clamav kafka verapdf (default: all), toxiproxy (only when named: the TCP proxy of
+# servers: postgres minio minio-replica clamav kafka verapdf (default: all), toxiproxy (only when named: the TCP proxy of
 # the fault-injection harness, bench/chaos/). Settings: stack.env.
 # Safe to run non-interactively (CI=true, no stdin); never prompts.
 set -euo pipefail
@@ -33,12 +33,12 @@ source "$AA_LIB_DIR/verapdf.sh"
 # shellcheck source=lib/toxiproxy.sh
 source "$AA_LIB_DIR/toxiproxy.sh"
 
-ALL_SERVERS=(postgres minio clamav kafka verapdf)   # start order; kafka is slowest
+ALL_SERVERS=(postgres minio minio-replica clamav kafka verapdf)   # start order; kafka is slowest
 # Started only when named; first, because a broker advertised through the proxy needs it to answer.
 KNOWN_SERVERS=(toxiproxy "${ALL_SERVERS[@]}")
 
 # Server name -> function prefix.
-prefix() { case $1 in postgres) echo pg ;; *) echo "$1" ;; esac; }
+prefix() { case $1 in postgres) echo pg ;; minio-replica) echo minio_replica ;; *) echo "$1" ;; esac; }
 
 usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -104,7 +104,7 @@ cmd_up() {
     say "stack: ${SERVERS[*]} up in $(($(now) - start))s"
     return 0
   fi
-  say "stack: up in $(($(now) - start))s — kafka $AA_KAFKA_BOOTSTRAP | s3 $AA_MINIO_ENDPOINT | pg $AA_BIND_HOST:$AA_PG_PORT/$AA_PG_DB | clamd $AA_CLAMD_ADDRESS"
+  say "stack: up in $(($(now) - start))s — kafka $AA_KAFKA_BOOTSTRAP | s3 $AA_MINIO_ENDPOINT (replica $AA_MINIO_REPLICA_ENDPOINT) | pg $AA_BIND_HOST:$AA_PG_PORT/$AA_PG_DB | clamd $AA_CLAMD_ADDRESS"
 }
 
 cmd_down() {
@@ -129,7 +129,7 @@ cmd_status() {
     "$(prefix "$s")_status" || rc=3
   done
   if [[ -d $AA_STACK_DIR ]]; then
-    for d in kafka minio postgres clamav logs; do
+    for d in kafka minio minio-replica postgres clamav logs; do
       [[ -d $AA_STACK_DIR/$d ]] && sizes+="${sizes:+, }$d $(du -sh "$AA_STACK_DIR/$d" 2>/dev/null | cut -f1)"
     done
     printf 'disk      %s total in %s (%s)\n' "$(du -sh "$AA_STACK_DIR" 2>/dev/null | cut -f1)" \
@@ -148,7 +148,7 @@ cmd_status() {
 
 cmd_env() {
   local v
-  for v in AA_KAFKA_BOOTSTRAP AA_MINIO_ENDPOINT AA_MINIO_ACCESS_KEY AA_MINIO_SECRET_KEY \
+  for v in AA_KAFKA_BOOTSTRAP AA_MINIO_ENDPOINT AA_MINIO_ACCESS_KEY AA_MINIO_SECRET_KEY AA_MINIO_REPLICA_ENDPOINT \
            AA_PG_DSN AA_PG_TEST_DSN AA_CLAMD_ADDRESS AA_BIND_HOST AA_KAFKA_PORT \
            AA_MINIO_PORT AA_PG_PORT AA_PG_USER AA_PG_PASSWORD AA_PG_DB AA_PG_TEST_DB AA_CLAMD_PORT; do
     printf 'export %s=%q\n' "$v" "${!v}"

@@ -61,6 +61,16 @@ FIXITY_FAILURES = Counter(
     "archive_fixity_failures_total",
     "Packages found altered or unreadable by the fixity audit or a download (alert on any increase).",
 )
+FIXITY_REPAIRS = Counter(
+    "archive_fixity_repairs_total", "Bad package copies rewritten from the good copy (services/storage/fixity.py)."
+)
+RESTORE_TESTS = Counter(
+    "archive_restore_tests_total", "Packages restored from the replica and validated, by outcome.", ["outcome"]
+)
+FIXITY_LOSSES = Counter(
+    "archive_fixity_losses_total",
+    "Packages with no intact copy at any site: loss (page someone on any increase).",
+)
 
 DEFAULT_PORTS = {"capture": 9101, "validation": 9102, "classification": 9103, "storage": 9104, "query": 9105}
 

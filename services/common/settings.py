@@ -26,6 +26,13 @@ class ArchiveSettings(BaseSettings):
     minio_access_key: str = "archive-admin"
     minio_secret_key: str = "archive-admin-secret"
     minio_secure: bool = False
+    # The second site (docs/packages.md "Two copies"): the storage step writes every package there too,
+    # under the same bucket name, lock and hold. Empty = one site only (a package is then archived with
+    # one copy: say so in the deployment, it is not what the archive promises).
+    minio_replica_endpoint: str = "127.0.0.1:19010"
+    minio_replica_access_key: str = "archive-admin"
+    minio_replica_secret_key: str = "archive-admin-secret"
+    minio_replica_secure: bool = False
     staging_bucket_base: str = "archive-staging"
     archive_bucket_base: str = "archive-packages"
 
@@ -79,10 +86,12 @@ class ArchiveSettings(BaseSettings):
     @model_validator(mode="after")
     def _endpoint_without_scheme(self) -> ArchiveSettings:
         # deploy/local/stack.env exports the endpoint as a URL; the S3 client wants host:port.
-        if "://" in self.minio_endpoint:
-            scheme, _, rest = self.minio_endpoint.partition("://")
-            self.minio_endpoint = rest.rstrip("/")
-            self.minio_secure = scheme == "https"
+        for site in ("minio", "minio_replica"):
+            endpoint = getattr(self, f"{site}_endpoint")
+            if "://" in endpoint:
+                scheme, _, rest = endpoint.partition("://")
+                setattr(self, f"{site}_endpoint", rest.rstrip("/"))
+                setattr(self, f"{site}_secure", scheme == "https")
         return self
 
     def topic(self, name: str) -> str:

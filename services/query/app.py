@@ -96,6 +96,11 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         pool = await open_database(settings, max_size=settings.query_pg_pool_size)
         app.state.pool = pool
         app.state.store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+        app.state.replica_store = (  # the second site: a download falls back to it (routes/files.py)
+            MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica")
+            if settings.minio_replica_endpoint
+            else None
+        )
         app.state.keys = PgApiKeys(pool)
         app.state.audit = PgAuditLog(pool)
         app.state.queries = PgQueryStore(pool)

@@ -1,22 +1,23 @@
-"""Storage's composition root: the object store (its archive bucket made once, with object lock) and the
-index (PostgreSQL) for every port not passed in, the step, and the scheduled fixity audit — all on one
-pool."""
+"""Storage's composition root: the object stores of both sites (primary and replica, the archive bucket
+made once on each, with object lock) and the index (PostgreSQL) for every port not passed in, the step,
+and the scheduled fixity audit (which repairs a bad copy from the good one) — all on one pool."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from contracts.envelope import utc_now
 from contracts.v1 import ClassifiedEvent
 from services.common.adapters.object_store import MinioObjectStore, ObjectStore
 from services.common.composition import ScheduledJob, Service, open_database
 from services.common.runner import Publisher
-from services.storage import fixity
+from services.storage import fixity, restore_test
 from services.storage.adapters.index import PgIndex
 from services.storage.config import StorageSettings
+from services.storage.copies import REPLICA
 from services.storage.ports import StorageIndex
 from services.storage.steps import store_case
 
@@ -27,11 +28,19 @@ async def build(
     store: ObjectStore | None = None,
     index: StorageIndex | None = None,
     audit_store: ObjectStore | None = None,
+    replica: ObjectStore | Literal["settings"] | None = "settings",
+    audit_replica: ObjectStore | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Service[ClassifiedEvent]:
+    """`replica="settings"`: the second site of `settings.minio_replica_endpoint` (none when it is empty);
+    None: one site only."""
     closers: list[Callable[[], Awaitable[Any]]] = []
     store = store or MinioObjectStore.from_settings(settings)
-    await store.ensure_bucket(settings.archive_bucket, object_lock=True)
+    if replica == "settings":
+        replica = MinioObjectStore.from_settings(settings, site=REPLICA) if settings.minio_replica_endpoint else None
+    for site_store in (store, replica):
+        if site_store is not None:
+            await site_store.ensure_bucket(settings.archive_bucket, object_lock=True)
     if index is None:
         pool = await open_database(settings, max_size=6)  # 4 for the step, 2 for the audit's lock and reads
         closers.append(pool.close)
@@ -40,22 +49,32 @@ async def build(
     if settings.fixity_interval_seconds > 0:
         # The audit wants the server's verdict on a damaged object at once, not minio-py's retries of a 503.
         audit_store = audit_store or MinioObjectStore.from_settings(settings, retry_server_errors=False)
+        if replica is not None and audit_replica is None:
+            audit_replica = MinioObjectStore.from_settings(settings, retry_server_errors=False, site=REPLICA)
         round_ = partial(
             fixity.scheduled_round,
             store=audit_store,
+            replica=audit_replica if replica is not None else None,
             index=index,
             topic_name=settings.topic,
             max_age_days=settings.fixity_max_age_days,
             batch=settings.fixity_batch,
         )
         jobs.append(ScheduledJob("fixity-audit", settings.fixity_interval_seconds, round_))
+    if settings.restore_test_interval_seconds > 0 and replica is not None:
+        restore_round = partial(
+            restore_test.scheduled_round, replica=replica, index=index, sample=settings.restore_test_sample
+        )
+        jobs.append(ScheduledJob("restore-test", settings.restore_test_interval_seconds, restore_round))
     if settings.outbox_relay_seconds > 0:
         # Events committed with a database row (fixity alerts, review decisions) that their immediate
         # attempt did not send: the transactional outbox's relay (docs/reliability.md).
         jobs.append(
             ScheduledJob("outbox-relay", settings.outbox_relay_seconds, partial(_relay, index=index, settings=settings))
         )
-    step = partial(store_case, store=store, index=index, archive_bucket=settings.archive_bucket, clock=clock)
+    step = partial(
+        store_case, store=store, replica=replica, index=index, archive_bucket=settings.archive_bucket, clock=clock
+    )
     return Service(step, jobs=jobs, closers=closers)
 
 

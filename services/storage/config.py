@@ -11,3 +11,7 @@ class StorageSettings(ArchiveSettings):
     fixity_interval_seconds: float = Field(default=600.0, ge=0)
     fixity_max_age_days: float = Field(default=30.0, gt=0)
     fixity_batch: int = Field(default=200, ge=1)
+    # The scheduled restore test (services/storage/restore_test.py): every `restore_test_interval_seconds`,
+    # restore `restore_test_sample` random packages from the replica alone and validate them. 0: off.
+    restore_test_interval_seconds: float = Field(default=86400.0, ge=0)
+    restore_test_sample: int = Field(default=5, ge=1)

@@ -19,6 +19,7 @@ __all__ = [
     "FixityCheckRow",
     "ObjectStore",
     "RecordIndex",
+    "RestoreIndex",
     "ScheduledAuditIndex",
     "StorageIndex",
 ]
@@ -36,6 +37,7 @@ class AuditPackageRow(TypedDict):
     package_prefix: str
     package_key: str
     package_version_id: str | None
+    replica_version_id: str | None
     package_sha256: str
     manifest_sha256: str
     file_count: int
@@ -70,6 +72,9 @@ class AuditIndex(Protocol):
     async def relay_outbox(
         self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str | None = None
     ) -> int: ...
+    async def record_repair(
+        self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
+    ) -> None: ...
 
 
 class ScheduledAuditIndex(AuditIndex, Protocol):
@@ -84,5 +89,12 @@ class ScheduledAuditIndex(AuditIndex, Protocol):
     async def unlock(self, conn: Any, lock_id: int) -> None: ...
 
 
-class StorageIndex(RecordIndex, ScheduledAuditIndex, Protocol):
-    """The index port of the whole service: the step's and the audit's (PgIndex is one)."""
+class RestoreIndex(Protocol):
+    """What the restore test needs: random packages with a replica copy, and where to record the result."""
+
+    async def packages_for_restore_test(self, *, sample: int) -> list[dict[str, Any]]: ...
+    async def record_restore_test(self, row: dict[str, Any]) -> None: ...
+
+
+class StorageIndex(RecordIndex, ScheduledAuditIndex, RestoreIndex, Protocol):
+    """The index port of the whole service: the step's, the audit's and the restore test's (PgIndex is one)."""

@@ -30,6 +30,7 @@ EVENT_TYPES: dict[str, str | None] = {
     "classification": None,  # retention schedule + archival code (DA/T 22); local to this archive
     "information package creation": "inf",
     "fixity check": "fix",
+    "replication": "rep",  # a copy written to the second site, or a bad copy rewritten from the good one
 }
 
 SUCCESS, WARNING, FAILURE, NOT_PERFORMED = "success", "warning", "failure", "not performed"

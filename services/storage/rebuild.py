@@ -1,9 +1,15 @@
 """Rebuild the index from the packages in the archive bucket alone (`archivectl index rebuild`).
 
-Lists every package object (key `<case_key>/<bag name>.tar`), reads the version the archive wrote — the
-oldest version of the key: the archive writes each key once (If-None-Match), so a later version can
-only be someone else's and is reported, not indexed — derives the rows exactly as the storage step
-does (index_rows.rows_of) and replaces the record tables in one transaction.
+Lists every package object (key `<case_key>/<bag name>.tar`) on each site, reads the version the archive
+trusts — the oldest version of the key (the archive writes each key once, If-None-Match), or the newest
+REPAIR of it (a later version whose metadata says `repair-of`, services/storage/copies.py); any other
+later version is someone else's and is reported, not indexed — verifies it against the bag's manifests,
+derives the rows exactly as the storage step does (index_rows.rows_of) and replaces the record tables in
+one transaction.
+
+A package whose primary copy is unreadable or damaged is one named outcome, "package unreadable"; it is
+taken from the replica when that copy verifies (`from_replica`), else listed in `unreadable` (the index
+is then not replaced unless `skip_unreadable`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services.common.adapters.object_store import MinioObjectStore, ObjectUnreadable, ObjectVersion
-from services.storage import bag, domain
+from services.storage import bag, copies, domain
 from services.storage.adapters.index import PgIndex
 from services.storage.index_rows import PackageRows, rows_of
 
@@ -24,6 +30,7 @@ class RebuildReport:
     unreadable: list[str] = field(default_factory=list)  # package keys that could not be read as packages
     shadowed: list[str] = field(default_factory=list)  # package keys with a later version or delete marker
     legacy: list[str] = field(default_factory=list)  # bags of the earlier prefix layout (not readable here)
+    from_replica: list[str] = field(default_factory=list)  # "key: why the primary copy was not used"
 
 
 def archived_versions(versions: list[ObjectVersion]) -> tuple[dict[str, ObjectVersion], list[str], list[str]]:
@@ -48,29 +55,89 @@ def archived_versions(versions: list[ObjectVersion]) -> tuple[dict[str, ObjectVe
     return chosen, sorted(set(skipped)), shadowed
 
 
+async def trusted_versions(store: MinioObjectStore, bucket: str) -> tuple[dict[str, str | None], list[str], list[str]]:
+    """Per package key, the version the archive trusts (the written one, or its newest repair); plus the
+    keys that are not packages and those with a version the archive did not write."""
+    versions = await store.list_versions(bucket)
+    chosen, skipped, shadowed = archived_versions(versions)
+    by_key: dict[str, list[ObjectVersion]] = {}
+    for v in versions:
+        by_key.setdefault(v.key, []).append(v)
+    trusted: dict[str, str | None] = {key: v.version_id for key, v in chosen.items()}
+    foreign: list[str] = []
+    for key in shadowed:
+        later = [
+            v
+            for v in sorted(by_key[key], key=lambda v: (v.last_modified is not None, v.last_modified), reverse=True)
+            if v.version_id != trusted[key]
+        ]
+        repairs = []
+        for v in later:
+            if v.is_delete_marker:
+                continue
+            info = await store.stat(bucket, key, version_id=v.version_id)
+            if info is not None and copies.REPAIR_OF in info.metadata:
+                repairs.append(v.version_id)
+        if repairs:
+            trusted[key] = repairs[0]  # the newest repair
+        if len(repairs) < len(later):
+            foreign.append(key)
+    return trusted, skipped, foreign
+
+
+async def _verified_rows(
+    store: MinioObjectStore, bucket: str, key: str, version_id: str | None, site: str
+) -> PackageRows:
+    """The rows of one copy, or PackageUnreadable naming the copy and why."""
+    try:
+        package = bag.read_package(await copies.read_copy(copies.Site(site, store), bucket, key, version_id))
+        problems = bag.verify(package)
+        if problems:
+            raise bag.PackageUnreadable(f"the {site} copy fails its manifests: {'; '.join(problems)}")
+        return rows_of(package, bucket=bucket, key=key, version_id=version_id)
+    except ObjectUnreadable as exc:
+        raise bag.PackageUnreadable(exc.detail) from exc
+    except (KeyError, ValueError) as exc:  # PackageUnreadable is a ValueError
+        raise bag.PackageUnreadable(f"the {site} copy: {exc}") from exc
+
+
 async def rebuild_index(
     store: MinioObjectStore,
     index: PgIndex,
     bucket: str,
     *,
+    replica: MinioObjectStore | None = None,
     progress: Callable[[int, int], None] | None = None,
     skip_unreadable: bool = False,
     include_legacy_loss: bool = False,
 ) -> RebuildReport:
     report = RebuildReport()
-    chosen, report.skipped, report.shadowed = archived_versions(await store.list_versions(bucket))
+    chosen, report.skipped, report.shadowed = await trusted_versions(store, bucket)
     report.legacy = [
         k.removesuffix("tagmanifest-sha256.txt") for k in report.skipped if k.endswith("/tagmanifest-sha256.txt")
     ]
     if report.legacy and not include_legacy_loss:
         return report  # their records would vanish from the index: the caller must say so explicitly
+    replica_chosen = (await trusted_versions(replica, bucket))[0] if replica is not None else {}
     rows: list[PackageRows] = []
     for done, (key, version) in enumerate(chosen.items(), start=1):
         try:
-            data = await store.get_bytes(bucket, key, version_id=version.version_id)
-            rows.append(rows_of(bag.read_package(data), bucket=bucket, key=key, version_id=version.version_id))
-        except (ObjectUnreadable, bag.PackageUnreadable, KeyError, ValueError) as exc:
-            report.unreadable.append(f"{key}: {exc}")
+            found = await _verified_rows(store, bucket, key, version, copies.PRIMARY)
+        except bag.PackageUnreadable as primary_problem:
+            found = None
+            if replica is not None and key in replica_chosen:
+                try:
+                    found = await _verified_rows(replica, bucket, key, replica_chosen[key], copies.REPLICA)
+                    found.record["package_version_id"] = version  # the audit repairs the primary copy
+                    report.from_replica.append(f"{key}: {primary_problem}")
+                except bag.PackageUnreadable as replica_problem:
+                    primary_problem = bag.PackageUnreadable(f"{primary_problem}; {replica_problem}")
+            if found is None:
+                report.unreadable.append(f"package unreadable: {key}: {primary_problem}")
+        if found is not None:
+            if key in replica_chosen:
+                found.record["replica_version_id"] = replica_chosen[key]
+            rows.append(found)
         if progress:
             progress(done, len(chosen))
     if report.unreadable and not skip_unreadable:

@@ -1,5 +1,6 @@
 """The storage step: archive.classified → ONE package object, write-once with retention, in the archive
-bucket → index rows (read back from that package) → archived event."""
+bucket of each site (primary, then replica; services/storage/copies.py), each read back and verified →
+index rows (read back from the stored package) → archived event, only once both copies verify."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from services.common.digests import sm3_hex
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
-from services.storage import bag, domain
+from services.storage import bag, copies, domain
 from services.storage.eep import eep_document
 from services.storage.index_rows import rows_of
 from services.storage.ports import RecordIndex
@@ -107,12 +108,17 @@ def build_package(
     return bag.build_tar(domain.bag_name(case.case_key), tag_files, payload, now), key, lock
 
 
+def _object_metadata(data: bytes, package: bag.Package) -> dict[str, str]:
+    return copies.package_metadata(data, hashlib.sha256(package.tag_files["manifest-sha256.txt"]).hexdigest())
+
+
 async def store_case(
     event: ClassifiedEvent,
     *,
     store: ObjectStore,
     index: RecordIndex,
     archive_bucket: str,
+    replica: ObjectStore | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> Sequence[Outbound]:
     classified = event.data
@@ -137,23 +143,39 @@ async def store_case(
         supersedes=supersedes,
     )
     package = bag.read_package(data)
-    written = await store.put_write_once(
+    primary, *others = copies.sites(store, replica)
+    metadata = _object_metadata(data, package)
+    version_id, stored, created = await copies.write_copy(
+        primary,
         archive_bucket,
         key,
         data,
-        content_type=domain.PACKAGE_MEDIA_TYPE,
-        metadata={
-            "sha256": package.sha256,
-            "manifest-sha256": hashlib.sha256(package.tag_files["manifest-sha256.txt"]).hexdigest(),
-        },
+        metadata=metadata,
         retain_until=lock.retain_until,
         legal_hold=lock.legal_hold,
     )
-    if not written.created:
+    if not created:
         # An earlier attempt stored the package and stopped before the index: the stored package is the
-        # truth (write-once) — index exactly what it holds, and announce its archived event.
-        package = bag.read_package(await store.get_bytes(archive_bucket, key, version_id=written.version_id))
-    rows = rows_of(package, bucket=archive_bucket, key=key, version_id=written.version_id)
+        # truth (write-once) — copy and index exactly what it holds, and announce its archived event.
+        data, package = stored, bag.read_package(stored)
+        metadata = _object_metadata(data, package)
+    rows = rows_of(package, bucket=archive_bucket, key=key, version_id=version_id)
+    for site in others:  # the second copy: the primary's stored bytes, under the lock the package records
+        replica_version, replica_bytes, _ = await copies.write_copy(
+            site,
+            archive_bucket,
+            key,
+            data,
+            metadata=metadata,
+            retain_until=rows.record["retain_until"],
+            legal_hold=rows.record["legal_hold"],
+        )
+        if replica_bytes != data:
+            raise copies.CopyNotVerified(
+                f"the {site.name} copy of {archive_bucket}/{key} (version {replica_version}) differs from the "
+                "primary's; `archivectl fixity repair` rewrites the bad copy from the good one"
+            )
+        rows.record[copies.version_column(site.name)] = replica_version
     of_record = await index.insert_archived_record(
         rows.record, rows.files, rows.archived_event, event_rows=rows.events, code_row=rows.code
     )

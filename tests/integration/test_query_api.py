@@ -50,14 +50,13 @@ from services.common.index.migrate import upgrade
 from services.query.adapters.api_keys import PgApiKeys
 from services.query.app import create_app
 from services.query.config import QuerySettings
-from services.storage import bag
 from services.storage.adapters.index import PgIndex
 from tests.factories import material, record
+from tests.integration.minio_files import PRIMARY, REPLICA, corrupt_behind_the_servers_back
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-MINIO_DATA = REPO / ".stack" / "minio" / "data"
 PLATFORM = "market-regulation"
 OTHER_PLATFORM = "transport"
 PERSON_ID = "110101199003071234"  # a resident ID: masked for operators and supervision systems
@@ -259,6 +258,7 @@ async def world(prepared) -> AsyncIterator[QueryWorld]:  # type: ignore[no-untyp
             ("org", sample_record("QAPI-ORG-001", applicant=ORGANISATION, big_file=True), "01"),
             ("org-secret", sample_record("QAPI-ORG-002", applicant=ORGANISATION, title="内部共享许可"), "03"),
             ("victim", sample_record("QAPI-VICTIM-001", big_file=True, title="被损坏的档案包"), "02"),
+            ("both-bad", sample_record("QAPI-VICTIM-002", big_file=True, title="两份都损坏的档案包"), "02"),
         ]
         for label, rec, sharing in archived:
             warning = CheckResult(
@@ -540,38 +540,52 @@ async def test_a_file_whose_bytes_do_not_match_its_digest_is_aborted_and_recorde
     assert json.loads(audit[-1]["detail"])["outcome"] == "aborted"
 
 
-def _corrupt_behind_the_servers_back(bucket: str, key: str, package: bytes, member_path: str) -> None:
-    """Flip one byte in the middle of a payload file in MinIO's own files (as test_storage_archive does)."""
-    folder = MINIO_DATA / bucket / key
-    assert folder.is_dir(), f"no MinIO object folder at {folder}"
-    member = bag.read_package(package).members[member_path]
-    probe = package[member.offset + member.size // 2 : member.offset + member.size // 2 + 48]
-    for candidate in [*folder.glob("*/part.1"), folder / "xl.meta"]:
-        raw = bytearray(candidate.read_bytes())
-        at = raw.find(probe)
-        if at >= 0:
-            raw[at + 24] ^= 0xFF
-            candidate.write_bytes(bytes(raw))
-            return
-    raise AssertionError(f"could not find the package's bytes under {folder}")
-
-
-async def test_a_corrupted_package_makes_the_download_fail_and_is_recorded(world):
+async def test_a_download_whose_primary_copy_is_corrupted_returns_verified_bytes_from_the_replica(world):
     case_key = world.case_key("victim")
     package = world.archived["victim"]["data"]["package"]
     bucket, key = package["bucket"], package["key"]
-    [row] = await world.sql("SELECT path_in_package, size FROM record_files WHERE case_key=$1 AND seq=1", case_key)
-    _corrupt_behind_the_servers_back(bucket, key, await world.store.get_bytes(bucket, key), row["path_in_package"])
+    [row] = await world.sql(
+        "SELECT path_in_package, size, sha256 FROM record_files WHERE case_key=$1 AND seq=1", case_key
+    )
+    original = await world.store.get_bytes(bucket, key)
+    corrupt_behind_the_servers_back(bucket, key, original, member_path=row["path_in_package"])
     async with world.client(world.keys["auditor"]) as client:
-        try:
-            answer = await client.get(f"/api/v1/records/{case_key}/files/1")
-        except httpx.HTTPError:
-            answer = None  # aborted mid-body
-    if answer is not None:  # MinIO refused the read up front (its own bit-rot check)
-        assert answer.status_code == 502 and "cannot be read" in answer.json()["detail"]
+        answer = await client.get(f"/api/v1/records/{case_key}/files/1")
+    assert answer.status_code == 200, answer.text
+    assert hashlib.sha256(answer.content).hexdigest() == row["sha256"] and len(answer.content) == row["size"]
     failures = await _fixity_failures(world, case_key)
     assert len(failures) == 1 and failures[0]["failed_paths"] == [row["path_in_package"]]
     assert failures[0]["agent"].endswith("#download")
+    [copy] = await world.sql("SELECT copy FROM fixity_checks WHERE case_key=$1 AND outcome='fail'", case_key)
+    assert copy["copy"] == "primary", "the failed check names the copy that failed"
+
+
+async def test_a_download_fails_and_is_recorded_when_both_copies_are_corrupted(world):
+    case_key = world.case_key("both-bad")
+    package = world.archived["both-bad"]["data"]["package"]
+    bucket, key = package["bucket"], package["key"]
+    [row] = await world.sql("SELECT path_in_package FROM record_files WHERE case_key=$1 AND seq=1", case_key)
+    original = await world.store.get_bytes(bucket, key)
+    for site in (PRIMARY, REPLICA):
+        corrupt_behind_the_servers_back(bucket, key, original, member_path=row["path_in_package"], site=site)
+    async with world.client(world.keys["auditor"]) as client:
+        answer = await client.get(f"/api/v1/records/{case_key}/files/1")
+    assert answer.status_code == 502 and "cannot be read" in answer.json()["detail"], answer.text
+    failures = await world.sql("SELECT copy FROM fixity_checks WHERE case_key=$1 AND outcome='fail'", case_key)
+    assert sorted(f["copy"] for f in failures) == ["primary", "replica"]
+
+
+async def test_with_the_primary_site_unreachable_a_download_is_served_from_the_replica(world):
+    case_key = world.case_key("org")
+    [row] = await world.sql("SELECT sha256 FROM record_files WHERE case_key=$1 AND seq=1", case_key)
+    # A closed port stands in for a lost site: the shared primary is never stopped by a test.
+    lost = QuerySettings(**{**world.settings.model_dump(), "minio_endpoint": "127.0.0.1:9"})
+    async with serving(lost) as url, httpx.AsyncClient(base_url=url, timeout=120, trust_env=False) as client:
+        answer = await client.get(
+            f"/api/v1/records/{case_key}/files/1", headers={"Authorization": f"Bearer {world.keys['auditor']}"}
+        )
+    assert answer.status_code == 200, answer.text
+    assert hashlib.sha256(answer.content).hexdigest() == row["sha256"]
 
 
 # --- queues ------------------------------------------------------------------------------------------------------

@@ -37,14 +37,13 @@ from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 from services.query.access import console_caller
 from services.query.search import SearchFilters, search_records
-from services.storage import bag
 from services.storage.adapters.index import PgIndex
 from services.storage.rebuild import rebuild_index
+from tests.integration.minio_files import corrupt_behind_the_servers_back
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-MINIO_DATA = REPO / ".stack" / "minio" / "data"
 RETENTIONS = [RetentionPeriod.THIRTY_YEARS, RetentionPeriod.TEN_YEARS, RetentionPeriod.PERMANENT]
 INDEX_TABLES = {
     "records": "case_key",
@@ -58,6 +57,7 @@ INDEX_TABLES = {
 class Archive:
     def __init__(self, settings: ArchiveSettings, store: MinioObjectStore, index: PgIndex) -> None:
         self.settings, self.store, self.index = settings, store, index
+        self.replica = MinioObjectStore.from_settings(settings, site="replica")
         self.archived: dict[str, dict[str, Any]] = {}  # case key → archived event (JSON)
         self.titles: dict[str, str] = {}
 
@@ -224,7 +224,11 @@ async def test_dropping_the_index_and_rebuilding_it_from_the_packages_gives_back
 
     done: list[int] = []
     report = await rebuild_index(
-        archive.store, archive.index, archive.settings.archive_bucket, progress=lambda n, total: done.append(n)
+        archive.store,
+        archive.index,
+        archive.settings.archive_bucket,
+        replica=archive.replica,  # the replica's version ids are index rows too
+        progress=lambda n, total: done.append(n),
     )
     assert report.indexed == len(archive.archived) and not report.unreadable
     assert done[-1] == len(archive.archived)
@@ -272,31 +276,14 @@ async def test_search_finds_chinese_titles_and_names_and_filters(archive):
 # --- fixity -------------------------------------------------------------------------------------------
 
 
-def _corrupt_behind_the_servers_back(bucket: str, key: str, package: bytes) -> Path:
-    """Flip one byte of the package's payload in MinIO's own files (single-drive layout: the object's
-    folder holds xl.meta and, for objects past the inline limit, <data-dir>/part.1)."""
-    folder = MINIO_DATA / bucket / key
-    assert folder.is_dir(), f"no MinIO object folder at {folder}"
-    parsed = bag.read_package(package)
-    member = next(m for m in parsed.members.values() if m.path.startswith("data/"))
-    probe = package[member.offset + member.size // 2 : member.offset + member.size // 2 + 48]
-    for candidate in [*folder.glob("*/part.1"), folder / "xl.meta"]:
-        raw = bytearray(candidate.read_bytes())
-        at = raw.find(probe)
-        if at >= 0:
-            raw[at + 24] ^= 0xFF
-            candidate.write_bytes(bytes(raw))
-            return candidate
-    raise AssertionError(f"could not find the package's bytes under {folder}")
-
-
-async def test_the_fixity_audit_reports_the_corrupted_package_and_only_it(audited_archive):
+async def test_the_fixity_audit_reports_the_corrupted_copy_and_only_it_and_repair_rewrites_it(audited_archive):
     archive = audited_archive
     settings, bucket = archive.settings, archive.settings.archive_bucket
     await ensure_topics(settings)
     victim = sorted(archive.archived)[1]
     key = _package(archive, victim)["key"]
-    _corrupt_behind_the_servers_back(bucket, key, await archive.store.get_bytes(bucket, key))
+    bad_version = await _version(archive, key)
+    corrupt_behind_the_servers_back(bucket, key, await archive.store.get_bytes(bucket, key))
 
     env = {**os.environ, "AA_NAMESPACE": settings.namespace}
     run = await asyncio.to_thread(
@@ -309,20 +296,61 @@ async def test_the_fixity_audit_reports_the_corrupted_package_and_only_it(audite
         timeout=600,
     )
     assert run.returncode == 2, run.stderr
-    assert run.stdout.count("FAILED") == 1 and victim in run.stdout, run.stdout
+    assert run.stdout.count("FAILED") == 1 and victim in run.stdout and "(primary copy)" in run.stdout, run.stdout
     assert "packages audited [" in run.stderr  # the progress bar
-    assert f"{len(archive.archived)} checked, {len(archive.archived) - 1} intact, 1 failed" in run.stdout
+    count = len(archive.archived)
+    assert f"{count} packages checked ({2 * count} copies), {count - 1} intact, 1 with a bad copy" in run.stdout
 
     conn = await asyncpg.connect(settings.pg_dsn())
     try:
-        checks = await conn.fetch("SELECT case_key, outcome, reason FROM fixity_checks ORDER BY case_key")
+        checks = await conn.fetch("SELECT case_key, copy, outcome, reason FROM fixity_checks ORDER BY case_key")
     finally:
         await conn.close()
-    assert {r["case_key"] for r in checks} == set(archive.archived), "one fixity-check event per package"
-    assert {r["case_key"] for r in checks if r["outcome"] == "fail"} == {victim}
-    assert next(r["reason"] for r in checks if r["case_key"] == victim)
+    assert {(r["case_key"], r["copy"]) for r in checks} == {
+        (k, c) for k in archive.archived for c in ("primary", "replica")
+    }, "one fixity-check event per copy of each package"
+    assert {(r["case_key"], r["copy"]) for r in checks if r["outcome"] == "fail"} == {(victim, "primary")}
+    assert next(r["reason"] for r in checks if r["case_key"] == victim and r["outcome"] == "fail")
 
-    seen, complete = await read_topics(settings, [topics.FIXITY_FAILED], done=lambda s: len(s) >= 1, timeout=60)
+    repair = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "archivectl", "fixity", "repair", "--all"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert f"REPAIRED {victim} primary" in repair.stdout and "1 copies repaired, 0 lost" in repair.stdout
+    conn = await asyncpg.connect(settings.pg_dsn())
+    try:
+        version = await conn.fetchval("SELECT package_version_id FROM records WHERE case_key=$1", victim)
+        events = await conn.fetch(
+            "SELECT event_type, detail FROM preservation_events WHERE case_key=$1 AND event_type='replication'", victim
+        )
+    finally:
+        await conn.close()
+    assert version != bad_version, "the index follows the repaired version"
+    assert len(events) == 1 and "rewritten from the replica copy" in events[0]["detail"]
+    repaired = await archive.store.get_bytes(bucket, key, version_id=version)
+    assert repaired == await archive.replica.get_bytes(bucket, key)
+    versions = [v.version_id for v in await archive.store.list_versions(bucket, key)]
+    assert bad_version in versions and version in versions, "the locked bad version stays beside the repair"
+    again = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "archivectl", "fixity", "audit", "--all"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0 and f"{count} intact" in again.stdout, again.stdout + again.stderr
+
+    # one alert from the audit, one from the repair run that found the same bad copy
+    seen, complete = await read_topics(settings, [topics.FIXITY_FAILED], done=lambda s: len(s) >= 2, timeout=60)
     assert complete
-    assert [s.event["subject"] for s in seen] == [victim]
+    assert [s.event["subject"] for s in seen] == [victim, victim]
     assert seen[0].event["data"]["package"]["key"] == key
+    assert seen[0].event["data"]["reason"].startswith("primary copy: ")

@@ -28,7 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 NAMESPACE = "approval-archive"
 SECRET_TEMPLATE = "secret.example.yaml"
-SECRET_KEYS = {"AA_MINIO_ACCESS_KEY", "AA_MINIO_SECRET_KEY", "AA_PG_PASSWORD"}
+SECRET_KEYS = {
+    "AA_MINIO_ACCESS_KEY",
+    "AA_MINIO_SECRET_KEY",
+    "AA_MINIO_REPLICA_ACCESS_KEY",
+    "AA_MINIO_REPLICA_SECRET_KEY",
+    "AA_PG_PASSWORD",
+}
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 

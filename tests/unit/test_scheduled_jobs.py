@@ -78,13 +78,26 @@ async def test_rounds_repeat_every_interval_until_cancelled() -> None:
     assert (rounds, slept) == (3, [7.5] * 4), "the first round after one interval"
 
 
-async def test_storage_builds_the_fixity_audit_as_a_job_only_when_an_interval_is_set() -> None:
+async def test_storage_builds_the_fixity_audit_and_restore_test_as_jobs_only_when_an_interval_is_set() -> None:
     store, index = InMemoryObjectStore(), InMemoryIndex()
-    on = await bootstrap.build(StorageSettings(fixity_interval_seconds=60), store=store, index=index, audit_store=store)  # type: ignore[arg-type]
-    off = await bootstrap.build(StorageSettings(fixity_interval_seconds=0), store=store, index=index)  # type: ignore[arg-type]
-    assert [(j.name, j.interval_seconds) for j in on.jobs] == [("fixity-audit", 60), ("outbox-relay", 5)]
+    replica = InMemoryObjectStore()
+    on = await bootstrap.build(
+        StorageSettings(fixity_interval_seconds=60),
+        store=store,  # type: ignore[arg-type]
+        index=index,  # type: ignore[arg-type]
+        audit_store=store,  # type: ignore[arg-type]
+        replica=replica,  # type: ignore[arg-type]
+        audit_replica=replica,  # type: ignore[arg-type]
+    )
+    off = await bootstrap.build(StorageSettings(fixity_interval_seconds=0), store=store, index=index, replica=None)  # type: ignore[arg-type]
+    assert [(j.name, j.interval_seconds) for j in on.jobs] == [
+        ("fixity-audit", 60),
+        ("restore-test", 86400),
+        ("outbox-relay", 5),
+    ]
     assert [j.name for j in off.jobs] == ["outbox-relay"], "the outbox relay runs whether or not the audit does"
     assert StorageSettings().archive_bucket in store.locked, "the archive bucket is made at start-up, with object lock"
+    assert StorageSettings().archive_bucket in replica.locked, "on the replica too"
 
 
 def _s3(code: str) -> S3Error:

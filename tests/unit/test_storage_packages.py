@@ -214,7 +214,8 @@ async def test_index_rows_locate_every_file_inside_the_tar_for_a_ranged_read():
     assert rows.record["package_sha256"] == hashlib.sha256(data).hexdigest()
     assert rows.record["archival_code"] == rows.code["archival_code"] == "Z109-XK·2026-D30-SCJG-0001"
     assert [e["event_type"] for e in rows.events][-1] == "information package creation"
-    assert index.records[archived.subject][0] == rows.record
+    # the step adds the version of the replica's copy (the package itself names no site)
+    assert index.records[archived.subject][0] == {**rows.record, "replica_version_id": "v1"}
 
 
 async def test_a_package_stored_by_an_interrupted_attempt_is_indexed_as_stored_not_written_again():

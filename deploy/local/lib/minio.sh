@@ -7,15 +7,25 @@
 MINIO_CACHE="$AA_CACHE_DIR/minio/$AA_MINIO_VERSION"
 MINIO_BIN="$MINIO_CACHE/minio"
 MINIO_MARKER="$MINIO_CACHE/.complete"
-MINIO_DIR="$AA_STACK_DIR/minio"
-MINIO_DATA="$MINIO_DIR/data"
-MINIO_LOG="$AA_LOGS/minio.log"
 MINIO_BUILD_LOG="$AA_LOGS/minio-build.log"
-MINIO_PID="$AA_RUN/minio.pid"
-MINIO_ADDR="$AA_BIND_HOST:$AA_MINIO_PORT"
 GO_CACHE="$AA_CACHE_DIR/go"
 GO_TOOLCHAIN="$GO_CACHE/go$AA_GO_VERSION"
 GO_FETCH_LOG="$AA_LOGS/go-toolchain.log"
+
+# minio_site NAME PORT CONSOLE_PORT: the server the minio_* functions below act on. Two sites run from
+# the same binary: `minio` (the primary, .stack/minio) and `minio-replica` (the second copy of every
+# package, .stack/minio-replica; docs/packages.md "Two copies").
+minio_site() {
+  MINIO_NAME=$1
+  MINIO_PORT=$2
+  MINIO_CONSOLE_PORT=$3
+  MINIO_DIR="$AA_STACK_DIR/$MINIO_NAME"
+  MINIO_DATA="$MINIO_DIR/data"
+  MINIO_LOG="$AA_LOGS/$MINIO_NAME.log"
+  MINIO_PID="$AA_RUN/$MINIO_NAME.pid"
+  MINIO_ADDR="$AA_BIND_HOST:$MINIO_PORT"
+}
+minio_site minio "$AA_MINIO_PORT" "$AA_MINIO_CONSOLE_PORT"
 
 # Version of a go binary ("1.19.8"; empty if it does not run). GOTOOLCHAIN=local: report itself, never
 # switch to another toolchain (Go >= 1.21 would, inside a module that asks for a newer one).
@@ -161,11 +171,11 @@ minio_wait() {
   until minio_healthy; do
     if ! kill -0 "$pid" 2>/dev/null; then
       log_tail "$MINIO_LOG"
-      fail minio "exited during startup" "$MINIO_LOG"
+      fail "$MINIO_NAME" "exited during startup" "$MINIO_LOG"
       return 1
     fi
     if (($(now) >= deadline)); then
-      fail minio "did not answer on http://$MINIO_ADDR/minio/health/live within ${AA_MINIO_START_TIMEOUT}s" "$MINIO_LOG"
+      fail "$MINIO_NAME" "did not answer on http://$MINIO_ADDR/minio/health/live within ${AA_MINIO_START_TIMEOUT}s" "$MINIO_LOG"
       return 1
     fi
     sleep 0.5
@@ -175,46 +185,46 @@ minio_wait() {
 minio_up() {
   local pid start
   start=$(now)
-  command -v curl >/dev/null || { fail minio "curl not found (health check)"; return 1; }
+  command -v curl >/dev/null || { fail "$MINIO_NAME" "curl not found (health check)"; return 1; }
   pid=$(minio_pid)
   if [[ -n $pid ]]; then
     if minio_healthy; then
-      say "minio: already running on http://$MINIO_ADDR (pid $pid)"
+      say "$MINIO_NAME: already running on http://$MINIO_ADDR (pid $pid)"
       return 0
     fi
-    say "minio: process $pid is up but not healthy yet, waiting…"
+    say "$MINIO_NAME: process $pid is up but not healthy yet, waiting…"
     minio_wait "$pid" || return 1
-    say "minio: started on http://$MINIO_ADDR (pid $pid)"
+    say "$MINIO_NAME: started on http://$MINIO_ADDR (pid $pid)"
     return 0
   fi
-  if port_open "$AA_BIND_HOST" "$AA_MINIO_PORT" || port_open "$AA_BIND_HOST" "$AA_MINIO_CONSOLE_PORT"; then
-    fail minio "port $AA_MINIO_PORT or $AA_MINIO_CONSOLE_PORT is already used by another process (not started by this stack; set AA_MINIO_PORT/AA_MINIO_CONSOLE_PORT)"
+  if port_open "$AA_BIND_HOST" "$MINIO_PORT" || port_open "$AA_BIND_HOST" "$MINIO_CONSOLE_PORT"; then
+    fail "$MINIO_NAME" "port $MINIO_PORT or $MINIO_CONSOLE_PORT is already used by another process (not started by this stack; set AA_MINIO_PORT/AA_MINIO_CONSOLE_PORT)"
     return 1
   fi
   minio_install || return 1
   mkdir -p "$MINIO_DATA"
   minio_mount_data || return 1
-  say "minio: starting…"
+  say "$MINIO_NAME: starting…"
   # UPDATE off: never phone home; BROWSER off: no web console needed.
   (exec env MINIO_ROOT_USER="$AA_MINIO_ACCESS_KEY" MINIO_ROOT_PASSWORD="$AA_MINIO_SECRET_KEY" \
       MINIO_UPDATE=off MINIO_BROWSER=off \
       setsid nohup "$MINIO_BIN" server "$MINIO_DATA" \
-        --address "$MINIO_ADDR" --console-address "$AA_BIND_HOST:$AA_MINIO_CONSOLE_PORT" \
+        --address "$MINIO_ADDR" --console-address "$AA_BIND_HOST:$MINIO_CONSOLE_PORT" \
         >>"$MINIO_LOG" 2>&1 </dev/null 8>&- 9>&-) &
   pid=$!
   echo "$pid" >"$MINIO_PID"
   minio_wait "$pid" || return 1
-  say "minio: started on http://$MINIO_ADDR (pid $pid, $(($(now) - start))s)"
+  say "$MINIO_NAME: started on http://$MINIO_ADDR (pid $pid, $(($(now) - start))s)"
 }
 
 minio_down() {
   local pid pids
   pid=$(minio_pid)
-  [[ -n $pid ]] && stop_pids minio TERM 20 "$pid"
+  [[ -n $pid ]] && stop_pids "$MINIO_NAME" TERM 20 "$pid"
   mapfile -t pids < <(pids_matching "$MINIO_DATA")
-  ((${#pids[@]})) && stop_pids minio TERM 20 "${pids[@]}"
+  ((${#pids[@]})) && stop_pids "$MINIO_NAME" TERM 20 "${pids[@]}"
   rm -f "$MINIO_PID"
-  if [[ -n $pid || ${#pids[@]} -gt 0 ]]; then say "minio: stopped"; else say "minio: not running"; fi
+  if [[ -n $pid || ${#pids[@]} -gt 0 ]]; then say "$MINIO_NAME: stopped"; else say "$MINIO_NAME: not running"; fi
 }
 
 minio_status() {
@@ -225,6 +235,13 @@ minio_status() {
   elif minio_healthy; then state=running
   else state=starting/unhealthy
   fi
-  printf '%-9s %-18s %-24s %s\n' minio "$state" "http://$MINIO_ADDR" "${pid:+pid $pid, }log $(rel "$MINIO_LOG")"
+  printf '%-9s %-18s %-24s %s\n' "$MINIO_NAME" "$state" "http://$MINIO_ADDR" "${pid:+pid $pid, }log $(rel "$MINIO_LOG")"
   [[ $state == running ]]
 }
+
+# The replica site: the same functions on the second server, in a subshell so the primary's variables stay.
+minio_replica_site() { minio_site minio-replica "$AA_MINIO_REPLICA_PORT" "$AA_MINIO_REPLICA_CONSOLE_PORT"; }
+minio_replica_apt_needs() { minio_apt_needs; }
+minio_replica_up() { (minio_replica_site && minio_up); }
+minio_replica_down() { (minio_replica_site && minio_down); }
+minio_replica_status() { (minio_replica_site && minio_status); }

@@ -23,6 +23,7 @@ class FixityCheckRow(TypedDict):
     computed_sha256: str | None
     failed_paths: list[str]
     agent: str
+    copy: str  # "primary" | "replica" (migration 0010)
 
 
 async def record_fixity_check(executor: asyncpg.Pool | asyncpg.Connection, row: FixityCheckRow) -> None:

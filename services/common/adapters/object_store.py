@@ -108,6 +108,17 @@ class ObjectStore(Protocol):
         retain_until: datetime | None = None,
         legal_hold: bool = False,
     ) -> WriteOnce: ...
+    async def put_new_version(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> str | None: ...
 
 
 class MinioObjectStore:
@@ -116,11 +127,14 @@ class MinioObjectStore:
         self._known_buckets: set[str] = set()
 
     @classmethod
-    def from_settings(cls, settings: ArchiveSettings, *, retry_server_errors: bool = True) -> MinioObjectStore:
+    def from_settings(
+        cls, settings: ArchiveSettings, *, retry_server_errors: bool = True, site: str = "primary"
+    ) -> MinioObjectStore:
         """`retry_server_errors=False`: answer at once when the server returns 5xx instead of retrying
         (minio-py's default retries 503 honouring Retry-After — minutes for an object MinIO finds
         corrupt). The fixity audit wants the server's verdict, not a wait; connection errors are still
-        retried."""
+        retried. `site="replica"`: the second site's server (settings.minio_replica_*)."""
+        prefix = "minio" if site == "primary" else "minio_replica"
         http_client = None
         if not retry_server_errors:
             import certifi
@@ -137,10 +151,10 @@ class MinioObjectStore:
             )
         return cls(
             Minio(
-                settings.minio_endpoint,
-                access_key=settings.minio_access_key,
-                secret_key=settings.minio_secret_key,
-                secure=settings.minio_secure,
+                getattr(settings, f"{prefix}_endpoint"),
+                access_key=getattr(settings, f"{prefix}_access_key"),
+                secret_key=getattr(settings, f"{prefix}_secret_key"),
+                secure=getattr(settings, f"{prefix}_secure"),
                 http_client=http_client,
             )
         )
@@ -270,13 +284,9 @@ class MinioObjectStore:
         this calls its one-request PutObject (`_put_object`) with headers built by its own `genheaders`."""
 
         def _put() -> WriteOnce:
-            retention = Retention(COMPLIANCE, retain_until) if retain_until else None
-            headers = genheaders(metadata or None, None, None, retention, legal_hold)  # type: ignore[arg-type]  # minio types its headers as an invariant dict[str, str | list | tuple]
-            headers["Content-Type"] = content_type
-            headers["If-None-Match"] = "*"
             try:
-                result = self.client._put_object(bucket, key, data, headers)
-                return WriteOnce(result.version_id, created=True)
+                version = self._put_locked(bucket, key, data, content_type, metadata, retain_until, legal_hold, True)
+                return WriteOnce(version, created=True)
             except S3Error as exc:
                 if exc.code != "PreconditionFailed":
                     raise
@@ -284,6 +294,41 @@ class MinioObjectStore:
             return WriteOnce(info.version_id, created=False)
 
         return await asyncio.to_thread(_put)
+
+    async def put_new_version(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> str | None:
+        """A new version of an existing key, locked in the same request (a repair: the locked version it
+        replaces stays, as its lock says). Returns the new version id."""
+        return await asyncio.to_thread(
+            self._put_locked, bucket, key, data, content_type, metadata, retain_until, legal_hold, False
+        )
+
+    def _put_locked(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None,
+        retain_until: datetime | None,
+        legal_hold: bool,
+        if_none_match: bool,
+    ) -> str | None:
+        retention = Retention(COMPLIANCE, retain_until) if retain_until else None
+        headers = genheaders(metadata or None, None, None, retention, legal_hold)  # type: ignore[arg-type]  # minio types its headers as an invariant dict[str, str | list | tuple]
+        headers["Content-Type"] = content_type
+        if if_none_match:
+            headers["If-None-Match"] = "*"
+        return self.client._put_object(bucket, key, data, headers).version_id
 
     async def list_versions(self, bucket: str, prefix: str = "") -> list[ObjectVersion]:
         """Every version and delete marker under `prefix`, as the server lists them."""

@@ -32,7 +32,7 @@ RECORD_COLUMNS = (
     "accepted_at, completed_at, result, certificate_number, archival_code, category_code, class_code, retention, "
     "security_level, sharing_level, rule_id, schedule_version, package_bucket, package_prefix, manifest_sha256, "
     "file_count, total_bytes, correlation_id, archived_at, archived_event, package_key, package_version_id, "
-    "package_sha256, package_size, retain_until, legal_hold, superseded_by_revision"
+    "replica_version_id, package_sha256, package_size, retain_until, legal_hold, superseded_by_revision"
 )
 FILE_COLUMNS = (
     "seq, stage, material_name, file_name, original_file_name, media_type, size, sha256, sm3, path_in_package, "

@@ -1,5 +1,12 @@
 """File download: the file's bytes, read with one ranged GET from its package object and verified on the
-way out.
+way out — from the primary copy, or from the replica when the primary fails (docs/packages.md "Two
+copies").
+
+A file up to `IN_MEMORY_BYTES` is read whole and verified BEFORE the response starts: when one copy is
+unreachable, refused or fails its digest, that failure is recorded and the next copy is read, so the
+client gets verified bytes as long as one copy is intact. A larger file is streamed from the first copy
+that opens (the primary unless it is refused or unreachable); a digest failure found at its end cannot
+be taken back, and aborts the response as below.
 
 The response carries the digests recorded at archiving (`Repr-Digest: sha-256=:…:` and `X-Archive-SM3`)
 and its exact length. SHA-256 is computed over the bytes as they stream; the last chunk is held back
@@ -19,8 +26,9 @@ import base64
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -39,10 +47,11 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/records", tags=["records"])
 
 CHUNK = 64 * 1024
+IN_MEMORY_BYTES = 32 * 1024 * 1024  # verified before sending, with fallback to the other copy
 AGENT = "urn:approval-archive:query#download"
 WHAT_TO_DO = (
-    "run `archivectl fixity audit --all` to check every package (it publishes archive.fixity.failed.v1 for "
-    "each damaged one), then restore the damaged package from a replica"
+    "run `archivectl fixity repair` to check every copy and rewrite a damaged copy from the intact one (it "
+    "publishes archive.fixity.failed.v1 for each damaged copy, and raises the loss alarm if none is intact)"
 )
 
 
@@ -59,31 +68,49 @@ def repr_digest(sha256_hex: str) -> str:
     return f"sha-256=:{base64.b64encode(bytes.fromhex(sha256_hex)).decode()}:"
 
 
-def _source(record: dict[str, Any], file: dict[str, Any]) -> tuple[str, str, str | None, int]:
-    """(bucket, key, version id, offset): the package object and the file's place in it; a record of the
-    earlier prefix layout keeps each file as an object of its own."""
-    if record["package_key"] and file["byte_offset"] is not None:
-        return record["package_bucket"], record["package_key"], record["package_version_id"], file["byte_offset"]
-    return record["package_bucket"], file["object_key"], None, 0
+@dataclass(frozen=True)
+class Source:
+    """One copy of the file: the site, its store, the package object, and the file's place in it."""
+
+    copy: str
+    store: Any
+    bucket: str
+    key: str
+    version_id: str | None
+    offset: int
+
+
+def _sources(request: Request, record: dict[str, Any], file: dict[str, Any]) -> list[Source]:
+    """The copies to read, primary first; a record of the earlier prefix layout keeps each file as an
+    object of its own, on the primary only."""
+    store, replica = request.app.state.store, getattr(request.app.state, "replica_store", None)
+    if not (record["package_key"] and file["byte_offset"] is not None):
+        return [Source("primary", store, record["package_bucket"], file["object_key"], None, 0)]
+    at = (record["package_bucket"], record["package_key"])
+    found = [Source("primary", store, *at, record["package_version_id"], file["byte_offset"])]
+    if replica is not None and record.get("replica_version_id"):
+        found.append(Source("replica", replica, *at, record["replica_version_id"], file["byte_offset"]))
+    return found
 
 
 async def _record_failure(
     request: Request,
     record: dict[str, Any],
     file: dict[str, Any],
-    bucket: str,
-    key: str,
-    version_id: str | None,
+    source: Source,
     reason: str,
     computed: str | None,
+    *,
+    fallback: bool = False,
 ) -> None:
     queries: PgQueryStore = request.app.state.queries
     await queries.record_fixity_check(
         {
             "case_key": record["case_key"],
-            "package_bucket": bucket,
-            "package_key": key,
-            "version_id": version_id,
+            "package_bucket": source.bucket,
+            "package_key": source.key,
+            "version_id": source.version_id,
+            "copy": source.copy,
             "checked_at": datetime.now(UTC),
             "outcome": "fail",
             "reason": reason,
@@ -94,37 +121,33 @@ async def _record_failure(
         }
     )
     metrics.FIXITY_FAILURES.inc()  # the alert counter the fixity audit raises too
+    outcome = "the other copy is read instead" if fallback else "so the download was aborted"
     log.error(
-        f"file {file['seq']} of {record['case_key']} failed verification while being downloaded, so the download "
-        f"was aborted: {reason}. {WHAT_TO_DO}",
-        extra={"case_key": record["case_key"], "package_key": key, "seq": file["seq"]},
+        f"the {source.copy} copy of file {file['seq']} of {record['case_key']} failed verification while being "
+        f"downloaded, {outcome}: {reason}. {WHAT_TO_DO}",
+        extra={"case_key": record["case_key"], "package_key": source.key, "seq": file["seq"], "copy": source.copy},
     )
 
 
 async def open_verified(request: Request, record: dict[str, Any], file: dict[str, Any]) -> AsyncIterator[bytes]:
-    """The file's bytes, read with one ranged GET from its package and verified on the way: the read is
-    opened here (an object store that refuses answers 502, one that does not answer 503, before any byte),
-    and the returned chunks end by raising DownloadAborted — after recording the failed fixity check — when
+    """The file's bytes, verified, from the first copy that gives them (docs/packages.md "Two copies").
+
+    A file up to IN_MEMORY_BYTES is read whole from one copy after another until one verifies, before any
+    byte is returned. A larger one is read with one ranged GET from the first copy that opens (a refusing
+    store is recorded and the next copy tried; 502 when every copy refuses, 503 when no site answers), and
+    the returned chunks end by raising DownloadAborted — after recording the failed fixity check — when
     the bytes are short or their SHA-256 is not the one recorded at archiving. The last chunk is held back
     until the digest is known."""
     case_key, seq = record["case_key"], file["seq"]
-    bucket, key, version_id, offset = _source(record, file)
-    read = request.app.state.store.ranged_read(
-        bucket, key, offset=offset, length=file["size"], version_id=version_id, chunk_size=CHUNK
-    )
-    try:
-        await read.open()
-    except ObjectUnreadable as exc:
-        await read.close()
-        refusal = f"the object store refused the read: {exc.detail}"
-        await _record_failure(request, record, file, bucket, key, version_id, refusal, None)
-        raise HTTPException(
-            502, f"file {seq} of {case_key} cannot be read from the archive: {refusal}; the archive centre is alerted"
-        ) from exc
-    except Exception as exc:
-        await read.close()
-        log.warning("the object store does not answer", extra={"case_key": case_key, "error": str(exc)})
-        raise HTTPException(503, "the object store does not answer; try again later") from exc
+    sources = _sources(request, record, file)
+    if file["size"] <= IN_MEMORY_BYTES:
+        data = await _verified_whole(request, record, file, sources)
+
+        async def whole() -> AsyncIterator[bytes]:
+            yield data
+
+        return whole()
+    source, read = await _open_first(request, record, file, sources)
 
     expected = file["sha256"]
 
@@ -150,7 +173,7 @@ async def open_verified(request: Request, record: dict[str, Any], file: dict[str
         if problem is None and computed != expected:
             problem = f"SHA-256 of the bytes read is {computed}, {expected} was recorded at archiving"
         if problem is not None:
-            await _record_failure(request, record, file, bucket, key, version_id, problem, computed)
+            await _record_failure(request, record, file, source, problem, computed)
             await audit_now(request, 500, outcome="aborted", reason=problem)
             raise DownloadAborted(f"file {seq} of {case_key} failed verification: {problem}")
         if held is not None:
@@ -236,3 +259,91 @@ async def preview(
     # The image is derived from bytes of a known digest: a browser may keep it for the session.
     headers = {"X-Page-Count": str(pages), "Cache-Control": "private, max-age=3600"}
     return Response(data, media_type=image_media_type(data), headers=headers)
+
+
+def _ranged(source: Source, file: dict[str, Any]) -> Any:
+    return source.store.ranged_read(
+        source.bucket,
+        source.key,
+        offset=source.offset,
+        length=file["size"],
+        version_id=source.version_id,
+        chunk_size=CHUNK,
+    )
+
+
+async def _open_first(
+    request: Request, record: dict[str, Any], file: dict[str, Any], sources: list[Source]
+) -> tuple[Source, Any]:
+    """The first copy whose read opens: a refused copy is recorded as a failed check, an unreachable site
+    skipped; 502 when every copy is refused, 503 when no site answers."""
+    refusals: list[str] = []
+    for source in sources:
+        read = _ranged(source, file)
+        try:
+            await read.open()
+            return source, read
+        except ObjectUnreadable as exc:
+            await read.close()
+            refusal = f"the object store refused the read of the {source.copy} copy: {exc.detail}"
+            await _record_failure(request, record, file, source, refusal, None, fallback=source is not sources[-1])
+            refusals.append(refusal)
+        except Exception as exc:
+            await read.close()
+            log.warning(
+                f"the {source.copy} site does not answer",
+                extra={"case_key": record["case_key"], "error": str(exc), "copy": source.copy},
+            )
+    _give_up(record, file, refusals)
+
+
+def _give_up(record: dict[str, Any], file: dict[str, Any], refusals: list[str]) -> NoReturn:
+    if refusals:
+        raise HTTPException(
+            502,
+            f"file {file['seq']} of {record['case_key']} cannot be read from the archive: {'; '.join(refusals)}; "
+            "the archive centre is alerted",
+        )
+    raise HTTPException(503, "the object store does not answer; try again later")
+
+
+async def _verified_whole(
+    request: Request, record: dict[str, Any], file: dict[str, Any], sources: list[Source]
+) -> bytes:
+    """Read the whole file from one copy after another until one verifies (size and SHA-256)."""
+    refusals: list[str] = []
+    for n, source in enumerate(sources):
+        fallback = n < len(sources) - 1
+        read = _ranged(source, file)
+        chunks: list[bytes] = []
+        problem: str | None = None
+        try:
+            await read.open()
+            while (chunk := await read.next_chunk()) is not None:
+                chunks.append(chunk)
+        except ObjectUnreadable as exc:
+            problem = f"the object store refused the read of the {source.copy} copy: {exc.detail}"
+        except Exception as exc:
+            log.warning(
+                f"the {source.copy} site does not answer",
+                extra={"case_key": record["case_key"], "error": str(exc), "copy": source.copy},
+            )
+            continue
+        finally:
+            await read.close()
+        data = b"".join(chunks)
+        computed = hashlib.sha256(data).hexdigest() if problem is None else None
+        if problem is None and len(data) != file["size"]:
+            problem = f"{len(data)} bytes read from the {source.copy} copy, {file['size']} recorded at archiving"
+        if problem is None and computed != file["sha256"]:
+            problem = (
+                f"SHA-256 of the bytes read from the {source.copy} copy is {computed}, {file['sha256']} was recorded "
+                "at archiving"
+            )
+        if problem is None:
+            if n:
+                note(request, served_from=source.copy)
+            return data
+        await _record_failure(request, record, file, source, problem, computed, fallback=fallback)
+        refusals.append(problem)
+    _give_up(record, file, refusals)

@@ -126,7 +126,8 @@ class PgIndex:
         (never-checked first, then the longest unchecked)."""
         sql = """
             SELECT r.case_key, r.source_platform, r.case_number, r.revision, r.archival_code,
-                   r.package_bucket, r.package_prefix, r.package_key, r.package_version_id, r.package_sha256,
+                   r.package_bucket, r.package_prefix, r.package_key, r.package_version_id, r.replica_version_id,
+                   r.package_sha256,
                    r.manifest_sha256, r.file_count, r.total_bytes, r.retain_until, r.legal_hold, last.checked_at
             FROM records r
             LEFT JOIN LATERAL (SELECT max(checked_at) AS checked_at FROM fixity_checks f
@@ -150,6 +151,36 @@ class PgIndex:
         self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str | None = None
     ) -> int:
         return await outbox.relay(self.pool, publisher, topic_name, only=only)
+
+    async def record_repair(
+        self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
+    ) -> None:
+        """A repaired copy, in one transaction: the record points at the repaired version (`column`:
+        package_version_id or replica_version_id), the PREMIS replication event is the case's next event,
+        and the passing check of the repaired copy joins the fixity history."""
+        if column not in {"package_version_id", "replica_version_id"}:
+            raise ValueError(f"not a copy's version column: {column}")
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"UPDATE records SET {column}=$2 WHERE case_key=$1", case_key, version_id)
+            seq = await conn.fetchval(
+                "SELECT coalesce(max(seq), 0) + 1 FROM preservation_events WHERE case_key=$1", case_key
+            )
+            await _insert_many(conn, "preservation_events", [{"case_key": case_key, "seq": seq, **event}])
+            await record_fixity_check(conn, check)
+
+    # --- restore test ------------------------------------------------------------------------------
+
+    async def packages_for_restore_test(self, *, sample: int) -> list[dict[str, Any]]:
+        """`sample` packages picked at random among those with a replica copy."""
+        rows = await self.pool.fetch(
+            """SELECT case_key, package_bucket, package_key, replica_version_id, package_sha256 FROM records
+               WHERE package_key IS NOT NULL AND replica_version_id IS NOT NULL ORDER BY random() LIMIT $1""",
+            sample,
+        )
+        return [dict(r) for r in rows]
+
+    async def record_restore_test(self, row: dict[str, Any]) -> None:
+        await _insert_many(self.pool, "restore_tests", [row])
 
     async def try_lock(self, lock_id: int) -> asyncpg.Connection | None:
         """A session advisory lock held on a dedicated connection (release with `unlock`), or None."""

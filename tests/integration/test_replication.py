@@ -1,0 +1,148 @@
+"""Two copies against the two running MinIO servers (minio on 19000, minio-replica on 19010): the index
+rebuild over a damaged store, the loss alarm when both copies are bad, the restore test, and a lost
+primary site (a closed port stands in for it: the shared primary is never stopped).
+
+Tests that damage a package flip a byte in MinIO's own files: run them with AA_STACK_DIR pointing at
+the running stack's .stack (tests/integration/minio_files.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from services.common import metrics
+from services.common.adapters.object_store import MinioObjectStore
+from services.common.faults import is_transient
+from services.common.settings import ArchiveSettings
+from services.storage import fixity, restore_test
+from services.storage.rebuild import rebuild_index
+from tests.integration.minio_files import PRIMARY, REPLICA, corrupt_behind_the_servers_back
+from tests.integration.test_storage_archive import REPO, Archive, _archive, _package
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def damaged(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "rp", count=4, seed=1601):
+        yield a
+
+
+@pytest.fixture(scope="module")
+async def intact(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "rt", count=4, seed=1602):
+        yield a
+
+
+async def _sql(settings: ArchiveSettings, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(settings.pg_dsn())
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+def _archivectl(settings: ArchiveSettings, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "archivectl", *argv],
+        cwd=REPO,
+        env={**os.environ, "AA_NAMESPACE": settings.namespace, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+async def test_every_package_has_a_verified_replica_copy_with_the_same_lock(intact):
+    bucket = intact.settings.archive_bucket
+    for event in intact.archived.values():
+        package = event["data"]["package"]
+        primary = await intact.store.get_bytes(bucket, package["key"])
+        assert await intact.replica.get_bytes(bucket, package["key"]) == primary
+        retention = await asyncio.to_thread(intact.replica.client.get_object_retention, bucket, package["key"])
+        assert retention.mode == "COMPLIANCE" and retention.retain_until_date == datetime.fromisoformat(
+            package["retain_until"]
+        )
+        hold = await asyncio.to_thread(intact.replica.client.is_object_legal_hold_enabled, bucket, package["key"])
+        assert hold is package["legal_hold"]
+    rows = await _sql(intact.settings, "SELECT replica_version_id FROM records")
+    assert len(rows) == len(intact.archived) and all(r["replica_version_id"] for r in rows)
+
+
+async def test_the_restore_test_restores_packages_from_the_replica_and_validates_them(intact, tmp_path):
+    results = await restore_test.run(replica=intact.replica, index=intact.index, sample=3, scratch=tmp_path)
+    assert len(results) == 3 and all(r.passed for r in results), results
+    assert not any(tmp_path.iterdir()), "the scratch area is emptied"
+    recorded = await _sql(intact.settings, "SELECT case_key, copy, outcome FROM restore_tests")
+    assert {(r["case_key"], r["copy"], r["outcome"]) for r in recorded} == {
+        (r.case_key, "replica", "pass") for r in results
+    }
+
+
+async def test_with_the_primary_site_unreachable_the_audit_checks_the_replica_and_archiving_waits(intact):
+    lost = ArchiveSettings(**{**intact.settings.model_dump(), "minio_endpoint": "127.0.0.1:9"})
+    unreachable = MinioObjectStore.from_settings(lost, retry_server_errors=False)
+    rows = await intact.index.packages_for_audit()
+    report = await fixity.audit(rows, store=unreachable, replica=intact.replica, index=intact.index, publisher=None)
+    assert {r.copy for r in report.results} == {"replica"} and all(r.passed for r in report.results)
+    assert len(report.unreachable) == len(rows) and not report.lost
+    # New archiving: the write to the lost site fails with a transient fault — the runner waits and
+    # retries, it never archives a single copy.
+    from services.storage import copies
+
+    with pytest.raises(Exception) as raised:
+        await copies.write_copy(
+            copies.Site("primary", unreachable),
+            lost.archive_bucket,
+            "x/y.tar",
+            b"x",
+            metadata={},
+            retain_until=None,
+            legal_hold=False,
+        )
+    assert is_transient(raised.value), raised.value
+
+
+async def test_index_rebuild_over_a_flipped_byte_takes_the_package_from_the_replica_or_skips_and_names_it(damaged):
+    settings, bucket = damaged.settings, damaged.settings.archive_bucket
+    victim = sorted(damaged.archived)[0]
+    key = _package(damaged, victim)["key"]
+    corrupt_behind_the_servers_back(bucket, key, await damaged.store.get_bytes(bucket, key))
+
+    store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+    report = await rebuild_index(store, damaged.index, bucket, replica=damaged.replica)
+    assert report.indexed == len(damaged.archived) and not report.unreadable
+    assert [t.split(":", 1)[0] for t in report.from_replica] == [key]
+
+    # Without a replica, the command meant for a damaged store completes and names the package.
+    run = await asyncio.to_thread(
+        _archivectl, settings, "index", "rebuild", "--skip-unreadable", AA_MINIO_REPLICA_ENDPOINT=""
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"package unreadable: {key}" in run.stderr, run.stderr
+    assert f"{len(damaged.archived) - 1} packages indexed" in run.stdout and "1 unreadable skipped" in run.stdout
+
+
+async def test_both_copies_flipped_raises_the_loss_alarm(damaged):
+    bucket = damaged.settings.archive_bucket
+    victim = sorted(damaged.archived)[-1]
+    key = _package(damaged, victim)["key"]
+    package = await damaged.store.get_bytes(bucket, key)
+    for site in (PRIMARY, REPLICA):
+        corrupt_behind_the_servers_back(bucket, key, package, site=site)
+    [row] = [r for r in await damaged.index.packages_for_audit() if r["case_key"] == victim]
+    losses = metrics.FIXITY_LOSSES._value.get()
+    store = MinioObjectStore.from_settings(damaged.settings, retry_server_errors=False)
+    replica = MinioObjectStore.from_settings(damaged.settings, retry_server_errors=False, site="replica")
+    report = await fixity.audit([row], store=store, replica=replica, repair=True, index=damaged.index, publisher=None)
+    assert report.lost == [victim] and not report.repaired
+    assert {(r.copy, r.passed) for r in report.results} == {("primary", False), ("replica", False)}
+    assert metrics.FIXITY_LOSSES._value.get() == losses + 1
