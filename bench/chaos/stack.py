@@ -29,6 +29,8 @@ SHARED_PORTS = {
     "clamd": 13310,
     "toxiproxy": 8474,
     "verapdf": 13320,
+    "minio-replica": 19010,
+    "minio-replica-console": 19011,
 }
 STACK_SH_NAME = {"kafka": "kafka", "minio": "minio", "postgres": "postgres", "clamd": "clamav"}
 
@@ -46,7 +48,8 @@ class ChaosStack:
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        ours = {*self.server_ports().values(), *self.proxy_ports().values(), self.toxiproxy_port}
+        ours = {*self.server_ports().values(), *self.proxy_ports().values(), self.toxiproxy_port, self.verapdf_port}
+        ours.add(self.minio_replica_port)
         clash = ours & set(SHARED_PORTS.values())
         if clash or self.stack_dir.resolve() == (REPO / ".stack").resolve():
             raise StackError(f"the chaos stack would use the shared stack's ports {sorted(clash)} or folder: refused")
@@ -67,6 +70,10 @@ class ChaosStack:
     def verapdf_port(self) -> int:
         return SHARED_PORTS["verapdf"] + self.port_offset
 
+    @property
+    def minio_replica_port(self) -> int:
+        return SHARED_PORTS["minio-replica"] + self.port_offset
+
     def stack_env(self) -> dict[str, str]:
         """What deploy/local/stack.sh reads (stack.env takes every value from the environment)."""
         ports = self.server_ports()
@@ -84,6 +91,9 @@ class ChaosStack:
             # veraPDF (validation's PDF/A server) runs in this stack too, shifted like the rest; it is not a
             # fault target (no proxy): the services reach it directly.
             "AA_VERAPDF_PORT": str(self.verapdf_port),
+            # The second site (storage writes both copies): shifted too, reached directly, not a fault target.
+            "AA_MINIO_REPLICA_PORT": str(self.minio_replica_port),
+            "AA_MINIO_REPLICA_CONSOLE_PORT": str(SHARED_PORTS["minio-replica-console"] + self.port_offset),
             # A one-node test broker: a smaller heap leaves room for the shared stack on 2 cores.
             "AA_KAFKA_HEAP_OPTS": "-Xms256m -Xmx768m",
         }
@@ -100,6 +110,7 @@ class ChaosStack:
             "AA_CLAMD_PORT": str(proxies["clamd"]),
             "AA_STATE_DIR": str(self.stack_dir / "faust"),
             "AA_VERAPDF_URL": f"http://127.0.0.1:{self.verapdf_port}",
+            "AA_MINIO_REPLICA_ENDPOINT": f"127.0.0.1:{self.minio_replica_port}",
         }
 
     def settings(self, namespace: str) -> ArchiveSettings:
@@ -109,6 +120,7 @@ class ChaosStack:
             namespace=namespace,
             kafka_bootstrap=f"127.0.0.1:{self.proxy_ports()['kafka']}",
             minio_endpoint=f"127.0.0.1:{ports['minio']}",
+            minio_replica_endpoint=f"127.0.0.1:{self.minio_replica_port}",
             pg_port=ports["postgres"],
             state_dir=self.stack_dir / "faust",
         )
@@ -144,7 +156,7 @@ class ChaosStack:
         await self.stack_sh("up", STACK_SH_NAME[server])
 
     async def down(self) -> None:
-        await self.stack_sh("down", "toxiproxy", "verapdf", *STACK_SH_NAME.values(), check=False)
+        await self.stack_sh("down", "toxiproxy", "verapdf", "minio-replica", *STACK_SH_NAME.values(), check=False)
 
     async def reset(self) -> None:
         """Stop everything and delete the stack's data (the tmpfs under MinIO is unmounted)."""
