@@ -221,12 +221,12 @@ def red_seal(ev: FileEvidence, case: CaseEvidence, rules: ItemRules) -> Finding:
         return ok(seals=len(seals), seal="; ".join(s.describe() for s in seals[:3]))
     if shapes:
         biggest = max(shapes, key=lambda s: s.major_mm)
-        found = f"红色圆形印迹 {biggest.width_mm:.0f}×{biggest.height_mm:.0f} 毫米，不符合印章规格"
-        found_en = f"a red round mark {biggest.width_mm:.0f}x{biggest.height_mm:.0f} mm, not an official seal's size"
+        mark = f"红色圆形印迹 {biggest.width_mm:.0f}×{biggest.height_mm:.0f} 毫米，不符合印章规格"
+        mark_en = f"a red round mark {biggest.width_mm:.0f}x{biggest.height_mm:.0f} mm, not an official seal's size"
     else:
-        found, found_en = "未发现红色圆形印圈", "no red round or oval ring"
+        mark, mark_en = "未发现红色圆形印圈", "no red round or oval ring"
     return fail(
-        {"found": found, "found_en": found_en},
+        {"found": mark, "found_en": mark_en},
         shapes="; ".join(s.describe() for s in shapes[:3]) or "none",
         range_mm=f"{t.seal_min_mm:g}-{t.seal_max_mm:g}",
     )
