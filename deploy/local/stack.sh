@@ -158,6 +158,12 @@ cmd_env() {
 cmd_reset() {
   cmd_down "${KNOWN_SERVERS[@]}"
   minio_unmount_data
+  # Every tmpfs under the stack's folder (AA_MINIO_DATA_SIZE mounts one per MinIO site, the replica's too):
+  # deleting the folder with a mount inside it would leave the mount and the folder behind.
+  local mnt
+  while read -r mnt; do
+    if [[ $mnt == "$AA_STACK_DIR"/* ]]; then as_root umount "$mnt"; fi
+  done < <(awk '{print $2}' /proc/mounts | sort -r)
   pg_select_root 0
   if [[ $PG_ROOT != "$AA_STACK_DIR"/* && -d $PG_ROOT ]]; then
     say "stack: removing postgres cluster in $PG_ROOT"
