@@ -143,4 +143,4 @@ async def test_a_fixity_alert_survives_a_crash_between_its_check_row_and_the_pub
     assert await index.relay_outbox(publisher, lambda t: t) == 1
     [(topic, key, value)] = publisher.sent
     assert topic == topics.FIXITY_FAILED and key == row["case_key"].encode()
-    assert b"the package object is missing" in value
+    assert b"the package object cannot be read" in value
