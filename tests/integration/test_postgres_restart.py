@@ -19,6 +19,8 @@ from services.common.series import Series
 
 pytestmark = pytest.mark.integration
 
+_MIN_CASES, _MIN_KILLS, _MAX_CASES = 80, 10, 5000
+
 
 async def _terminate_backends_repeatedly(settings, stop: asyncio.Event, kills: list[int]) -> None:  # type: ignore[no-untyped-def]
     admin = await asyncpg.connect(settings.pg_dsn("postgres"))
@@ -56,8 +58,6 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
     backoff = Recording(0.01, 0.05)
     stop, kills = asyncio.Event(), []
     killer = asyncio.create_task(_terminate_backends_repeatedly(settings, stop, kills))
-    keys = [f"p/pgkill-{n}/r1" for n in range(80)]
-    workers = asyncio.Semaphore(3)
 
     decision = {
         "rule_id": "r",
@@ -78,13 +78,23 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
         )
         return event["item_number"], event["archival_code"]
 
-    async def allocate(key: str) -> tuple[int, str]:
-        async with workers:
-            return await backoff.run(lambda: classify(key), service="test", what="step")
+    # The workload runs until the killer has ended enough sessions, not for a fixed count: on a fast
+    # machine 80 allocations finished inside two kill rounds and the test proved nothing.
+    keys: list[str] = []
+    results: dict[str, tuple[int, str]] = {}
+
+    def enough() -> bool:
+        return len(keys) >= _MIN_CASES and sum(kills) > _MIN_KILLS and bool(faults)
+
+    async def worker() -> None:
+        while not enough() and len(keys) < _MAX_CASES:
+            key = f"p/pgkill-{len(keys)}/r1"
+            keys.append(key)
+            results[key] = await backoff.run(lambda: classify(key), service="test", what="step")
 
     try:
         # three workers at once, like the pipeline's services sharing the server
-        results = await asyncio.gather(*(allocate(k) for k in keys))
+        await asyncio.gather(*(worker() for _ in range(3)))
     finally:
         stop.set()
         await killer
@@ -93,8 +103,8 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
         assert faults, "no operation was hit by a terminated session: the test proves nothing"
         permanent = [f for f in faults if not is_transient(f)]
         assert not permanent, f"faults a restart causes were taken as permanent: {permanent[:3]}"
-        assert sorted(number for number, _ in results) == list(range(1, len(keys) + 1)), "gaps or duplicates"
-        again = [await classify(k) for k in keys]
+        assert sorted(number for number, _ in results.values()) == list(range(1, len(keys) + 1)), "gaps or duplicates"
+        again = {k: await classify(k) for k in keys}
         assert again == results, "a case's code changed"
     finally:
         await store.close()
