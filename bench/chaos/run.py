@@ -407,8 +407,26 @@ class Harness:
                 seen, quiet_since = len(self.flow.outcome_at), time.monotonic()
             if time.monotonic() - quiet_since > self.opts.stall_timeout:
                 say(f"no outcome for {self.opts.stall_timeout:.0f}s, {self.flow.pending} cases pending: auditing")
+                await self.dump_stacks()
                 return
             await asyncio.sleep(1)
+
+    async def dump_stacks(self) -> None:
+        """A stall is a bug to find, not only a number: every worker's Python stacks (py-spy, asyncio tasks
+        included) go to the stack's log folder, so the run's reading can say where each one waited."""
+        py_spy = Path(sys.executable).parent / "py-spy"  # a dev dependency (pyproject.toml)
+        for name, proc in self.procs.items():
+            pid = proc.pid()
+            if pid is None or not py_spy.exists():
+                continue
+            out = self.stack.stack_dir / "logs" / f"stall-{name}-{pid}.txt"
+            child = await asyncio.create_subprocess_exec(
+                str(py_spy), "dump", "--pid", str(pid), "--locals",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            text, _ = await child.communicate()
+            out.write_bytes(text)
+            say(f"  {name} (pid {pid}) stacks: {out}")
 
     async def heal_all(self) -> None:
         await _quietly(self.toxi.reset())
