@@ -287,8 +287,9 @@ class Harness:
             fault.note = f"pid {pid}"
             await asyncio.sleep(fault.hold)
             t = time.monotonic()
-            await self.stack.start(fault.target)
+            attempts = await self.stack.start(fault.target)
             fault.note += f", restarted in {time.monotonic() - t:.1f}s"
+            fault.note += f" ({attempts} attempts)" if attempts > 1 else ""
         elif fault.kind in ("latency", "stall", "reset"):
             name = await self.toxi.add_toxic(fault.target, fault.kind)
             await asyncio.sleep(fault.hold)
