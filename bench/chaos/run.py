@@ -118,6 +118,8 @@ class Harness:
         self.operator_key = ""
         self.secrets: dict[str, str] = {}
         self.started = time.monotonic()
+        self.held: set[str] = set()  # workers a fault has killed and will start itself
+        self.self_exits: list[str] = []  # workers that exited by themselves, restarted by the supervisor
 
     # --- set-up -------------------------------------------------------------------------------------------
 
@@ -259,6 +261,20 @@ class Harness:
                 f"query API {self.flow.query_ok} ok / {self.flow.query_failed} failed"
             )
 
+    async def supervise(self) -> None:
+        """What an orchestrator does: a worker that exited by itself — status 75, it had to stop with its
+        input unacknowledged (the stall watchdog, the dead-letter guard, a letter it could not write) — is
+        started again. Every such exit is listed in the report."""
+        while not self.flow.done.is_set():
+            await asyncio.sleep(2)
+            for name, proc in self.procs.items():
+                if name in self.held or proc.pid() is not None:
+                    continue
+                status = local_services.exit_status(self.namespace, name, self.stack.stack_dir)
+                self.self_exits.append(f"{name} (status {status})")
+                say(f"{name} exited by itself with status {status}; starting it again, as an orchestrator would")
+                local_services.start(self.namespace, self.offset, self.stack.stack_dir, self.env, services=(name,))
+
     # --- faults -------------------------------------------------------------------------------------------
 
     async def inject(self, fault: Fault) -> None:
@@ -271,8 +287,9 @@ class Harness:
             fault.note = f"pid {pid}"
             await asyncio.sleep(fault.hold)
             t = time.monotonic()
-            await self.stack.start(fault.target)
+            attempts = await self.stack.start(fault.target)
             fault.note += f", restarted in {time.monotonic() - t:.1f}s"
+            fault.note += f" ({attempts} attempts)" if attempts > 1 else ""
         elif fault.kind in ("latency", "stall", "reset"):
             name = await self.toxi.add_toxic(fault.target, fault.kind)
             await asyncio.sleep(fault.hold)
@@ -287,6 +304,13 @@ class Harness:
         await self._await_recovery(fault)
 
     async def _kill_worker(self, fault: Fault) -> None:
+        self.held.add(fault.target)
+        try:
+            await self._kill_and_restart(fault)
+        finally:
+            self.held.discard(fault.target)
+
+    async def _kill_and_restart(self, fault: Fault) -> None:
         proc = self.procs[fault.target]
         if fault.kind == "worker-kill-in-flight":
             deadline = time.monotonic() + 30
@@ -361,7 +385,9 @@ class Harness:
 
     async def run(self) -> tuple[Verdict, str]:
         slots = await self.set_up()
-        tasks = [asyncio.create_task(c) for c in (self.watch(), self.query_traffic(), self.progress())]
+        tasks = [
+            asyncio.create_task(c) for c in (self.watch(), self.query_traffic(), self.progress(), self.supervise())
+        ]
         faults = self.opts.faults
         waves = _split(slots, len(faults) + 1)
         # The next wave is built while the current one flows and its fault is injected.
@@ -478,7 +504,9 @@ class Harness:
             f"**lost: {len(verdict.lost)}** ({len(verdict.lost_to_dead_letters)} of them dead-lettered), "
             f"**duplicated: {len(verdict.duplicated)}**; "
             f"dead letters: {verdict.dead_letters}. "
-            f"Query API during the run: {self.flow.query_ok} answers, {self.flow.query_failed} failures.",
+            f"Query API during the run: {self.flow.query_ok} answers, {self.flow.query_failed} failures. "
+            f"Workers that exited by themselves and were started again: "
+            f"{', '.join(self.self_exits) if self.self_exits else 'none'}.",
             "",
             "| check | result | detail |",
             "|---|---|---|",

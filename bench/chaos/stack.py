@@ -152,8 +152,19 @@ class ChaosStack:
         await self.stack_sh("up", "toxiproxy")  # first: the broker advertises its proxy
         await self.stack_sh("up")
 
-    async def start(self, server: str) -> None:
-        await self.stack_sh("up", STACK_SH_NAME[server])
+    async def start(self, server: str, attempts: int = 5) -> int:
+        """Start a server, retried as an orchestrator retries: a SIGKILLed PostgreSQL's postmaster can stay a
+        zombie for a moment, and PostgreSQL refuses to start while its lock file names a pid that exists.
+        Returns the attempts it took."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.stack_sh("up", STACK_SH_NAME[server])
+                return attempt
+            except StackError:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(2 * attempt)
+        raise AssertionError("unreachable")
 
     async def down(self) -> None:
         await self.stack_sh("down", "toxiproxy", "verapdf", "minio-replica", *STACK_SH_NAME.values(), check=False)

@@ -69,10 +69,17 @@ class ArchiveSettings(BaseSettings):
     # A worker that must stop (its input unacknowledged) waits this long first, so that Prometheus scrapes
     # the metric saying why; then it exits with status 75 for its orchestrator to restart it.
     worker_stop_delay_seconds: float = 15.0
+    # The stall watchdog (docs/reliability.md "A consumer that stops consuming"): a worker with messages
+    # waiting on its own partitions, nothing in flight and nothing received for this long exits with
+    # status 75 for its orchestrator to restart it. 0 turns the watchdog off.
+    stall_timeout_seconds: float = Field(default=180.0, ge=0)
     # The transactional outbox's relay (a job of the storage worker): how often it sends what is unsent.
     outbox_relay_seconds: float = 5.0
     # Fault injection (tests, the chaos harness): SIGKILL the worker on a message with this key. Empty = off.
     fault_kill_on_key: str = ""
+    # Fault injection: after settling the message with this key, the consumer loop waits for ever — what a
+    # consumer that stopped fetching looks like from inside (the stall watchdog's test). Empty = off.
+    fault_hang_after_key: str = ""
 
     # The archive's identity in archival codes (DA/T 22): fonds (全宗号).
     fonds_code: str = "Z109"

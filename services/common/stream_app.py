@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypedDict
 
@@ -22,6 +24,7 @@ from contracts.v1 import ObjectRef
 from services.common import metrics
 from services.common.adapters.attempt_ledger import PgAttemptLedger
 from services.common.adapters.case_progress import PgCaseProgress
+from services.common.adapters.consumer_lag import GroupInput, KafkaConsumerLag, KafkaUnavailable
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.codec import InboundEnvelope
 from services.common.composition import Service
@@ -29,6 +32,7 @@ from services.common.logs import configure_logging, logging_config
 from services.common.metrics import serve_metrics
 from services.common.runner import Backoff, DeadLetterGuard, InboundMessage, JobRunner, StepRunner, WorkerMustStop
 from services.common.settings import ArchiveSettings
+from services.common.stall import StallWatch, waiting_messages
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,70 @@ class DeadLetterBucket:
         await self.store.ensure_bucket(self.bucket)
         await self.store.put_bytes(self.bucket, key, data, content_type="application/octet-stream")
         return ObjectRef(bucket=self.bucket, key=key)
+
+
+class ConsumerStalled(Exception):
+    """The worker's consumer stopped delivering while messages wait on its partitions (services/common/stall.py)."""
+
+
+@dataclass
+class ConsumerActivity:
+    """What the stall watchdog reads of the agent's loop: messages received so far, a step in flight."""
+
+    received: int = 0
+    in_flight: bool = False
+
+
+async def watch_for_stall(
+    app: faust.App,
+    *,
+    service: str,
+    settings: ArchiveSettings,
+    topic: str,
+    activity: ConsumerActivity,
+    lag: KafkaConsumerLag | None = None,
+) -> None:
+    """Stop the worker (status 75, for its orchestrator to restart it) when its consumer is stuck: alive,
+    nothing in flight, nothing received for `stall_timeout_seconds` while messages wait on the partitions
+    assigned to it. A restart rejoins the group and fetches again from the committed offsets."""
+    timeout = settings.stall_timeout_seconds
+    interval = min(15.0, max(timeout / 6, 0.5))
+    group = GroupInput(service, settings.group_id(service), topic)
+    lag = lag or KafkaConsumerLag(settings.kafka_bootstrap, client_id=f"{group.group_id}-watchdog")
+    watch, seen = StallWatch(timeout), activity.received
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            received, seen = activity.received != seen, activity.received
+            assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+            waiting: dict[int, int] | None = {}
+            if assigned and not received and not activity.in_flight:
+                try:
+                    [offsets] = await lag.offsets([group])
+                    waiting = waiting_messages(assigned, offsets.partitions)
+                except KafkaUnavailable:
+                    waiting = None
+            was_suspect = watch.suspect_since is not None
+            stuck = watch.observe(
+                now=time.monotonic(), received=received, in_flight=activity.in_flight, waiting=waiting
+            )
+            if watch.suspect_since is not None and not was_suspect:
+                log.warning(
+                    "consumer received nothing while messages wait on its partitions; watching",
+                    extra={"waiting": waiting, "stall_timeout_seconds": timeout},
+                )
+            if stuck:
+                cause = ConsumerStalled(
+                    f"the consumer received nothing for {timeout:.0f}s, with no step in flight, while "
+                    f"{sum((waiting or {}).values())} messages wait on its partitions {sorted(waiting or {})} of "
+                    f"{topic}: restarting the worker to rejoin the group and fetch again"
+                )
+                try:
+                    raise WorkerMustStop(str(cause)) from cause
+                except WorkerMustStop as exc:
+                    await stop_worker(service, exc, settings.worker_stop_delay_seconds)
+    finally:
+        await lag.close()
 
 
 async def stop_worker(service: str, exc: WorkerMustStop, delay: float) -> None:
@@ -167,6 +235,17 @@ def bind_service(
             )
             for job in built.jobs
         ]
+        activity = ConsumerActivity()
+        if settings.stall_timeout_seconds > 0:
+            jobs.append(
+                asyncio.create_task(
+                    watch_for_stall(
+                        app, service=service, settings=settings, topic=settings.topic(input_topic), activity=activity
+                    ),
+                    name=f"{service}.stall-watchdog",
+                )
+            )
+        hang_after = settings.fault_hang_after_key.encode() if settings.fault_hang_after_key else b""
         log.info("ready", extra={"input_topic": settings.topic(input_topic), "jobs": [j.name for j in built.jobs]})
         try:
             # Manual acks: Faust acks an event in a `finally` as soon as the loop body is left — also when a
@@ -176,10 +255,17 @@ def bind_service(
             async for event in manual.events():
                 message = event.message
                 inbound = InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
+                activity.received += 1
+                activity.in_flight = True
                 try:
                     await runner.settle(inbound, ack=partial(manual.ack, event))
                 except WorkerMustStop as exc:
                     await stop_worker(service, exc, settings.worker_stop_delay_seconds)
+                finally:
+                    activity.in_flight = False
+                if hang_after and message.key == hang_after:
+                    log.warning("fault injection: the consumer loop hangs here (AA_FAULT_HANG_AFTER_KEY)")
+                    await asyncio.Event().wait()
         finally:
             for task in jobs:
                 task.cancel()

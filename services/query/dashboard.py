@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from services.common.adapters.consumer_lag import KafkaConsumerLag
 from services.query.access import Caller, Permission
-from services.query.adapters.consumer_lag import KafkaConsumerLag
 from services.query.adapters.dashboard_queries import PgDashboardQueries
 from services.query.auth import require
 from services.query.dashboard_data import (
@@ -52,7 +52,7 @@ def dashboard_for(request: Request) -> Dashboard:
         settings = state.settings
         dashboard = Dashboard(
             queries=PgDashboardQueries(state.pool),
-            lag=KafkaConsumerLag(settings.kafka_bootstrap),
+            lag=KafkaConsumerLag(settings.kafka_bootstrap, client_id="archive-dashboard"),
             groups=group_inputs(settings),
             overdue_days=settings.rectification_overdue_days,
         )

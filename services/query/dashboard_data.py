@@ -3,8 +3,9 @@ defect and by department, fixity status, the queues to work.
 
 The shaping — windows, the per-minute series, lag arithmetic, sorting, labels — is pure functions on plain
 data (tests/unit/test_dashboard_data.py). `Dashboard` at the bottom puts them together with the two
-adapters (services/query/adapters/dashboard_queries.py, consumer_lag.py) and a short cache, so that any
-number of open pages polling every few seconds cost one set of queries per few seconds.
+adapters (services/query/adapters/dashboard_queries.py, services/common/adapters/consumer_lag.py) and a
+short cache, so that any number of open pages polling every few seconds cost one set of queries per few
+seconds.
 
 Each part stands alone: a part whose source fails says so (`ok: false`, `error`) and the others are
 still served, so a Kafka outage shows as a banner on the backlog, not as a blank page."""
@@ -20,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.v1 import topics
+from services.common.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable
 from services.common.settings import ArchiveSettings
-from services.query.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,9 @@
   UNACKNOWLEDGED, and after a restart the input is delivered again and settled;
 * a message that kills its worker every time is set aside after K deaths, and the partition's next case
   is archived;
-* `archivectl dlq replay` of a letter whose cause was fixed yields the archived record, once.
+* `archivectl dlq replay` of a letter whose cause was fixed yields the archived record, once;
+* a worker whose consumer stops delivering while messages wait exits 75 (the stall watchdog), and after
+  a restart the waiting cases are archived; an idle worker with nothing waiting is left alone.
 """
 
 from __future__ import annotations
@@ -186,3 +188,31 @@ async def test_replaying_a_letter_whose_cause_was_fixed_archives_the_case_once(o
         assert await conn.fetchval("SELECT count(*) FROM records WHERE case_key = $1", case.case_key) == 1
     finally:
         await conn.close()
+
+
+async def test_a_consumer_that_stops_delivering_is_restarted_by_its_watchdog_and_nothing_waits(own, workers):
+    first, *rest = generate_cases(4, seed=8117, wrong_digest_every=None)
+    secrets = await sample_platform_secrets(own)
+    events = [signed(approval_completed_event(c), secrets[c.platform]) for c in (first, *rest)]
+    # capture's loop hangs after the first case (what a consumer that stopped fetching looks like from
+    # inside); the other three wait on the same partition
+    stall = {"AA_STALL_TIMEOUT_SECONDS": "4"}
+    _start(own, workers["metrics"], ("capture",), AA_FAULT_HANG_AFTER_KEY=first.case_key, **stall)
+    _start(own, workers["metrics"], ("validation", "classification", "storage"), **stall)
+    await _publish(own, [(e["subject"].encode(), json.dumps(e, ensure_ascii=False).encode()) for e in events], 0)
+
+    status = await _wait_exit(own, "capture", timeout=120)
+    assert status == 75, f"capture exited with {status}; the watchdog stops a stuck worker with 75"
+    _start(own, workers["metrics"], ("capture",), **stall)  # what the orchestrator does
+
+    wanted = {c.case_key for c in (first, *rest)}
+    seen, complete = await read_topics(
+        own, [topics.ARCHIVED], done=lambda seen: wanted <= {s.key for s in seen}, timeout=180
+    )
+    assert complete, f"archived: {sorted({s.key for s in seen} & wanted)} of {sorted(wanted)}"
+    assert len({s.event["id"] for s in seen if s.key in wanted}) == 4, "each case archived once"
+
+    # Nothing waits now: an idle worker is not a stuck one, however long it idles.
+    await asyncio.sleep(12)
+    for service in local_services.PIPELINE:
+        assert _alive(own, service) is not None, f"the watchdog stopped an idle {service} with nothing waiting"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from contracts.v1 import topics
+from services.common.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable, PartitionOffsets
 from services.common.china_time import CHINA_STANDARD_TIME
 from services.common.settings import ArchiveSettings
-from services.query.adapters.consumer_lag import GroupInput, GroupOffsets, KafkaUnavailable, PartitionOffsets
 from services.query.dashboard_data import (
     PIPELINE_INPUTS,
     Dashboard,

@@ -47,7 +47,9 @@ class KafkaUnavailable(Exception):
 
 
 class KafkaConsumerLag:
-    def __init__(self, bootstrap_servers: str, *, timeout_seconds: float = 5.0, client_id: str = "archive-dashboard"):
+    def __init__(
+        self, bootstrap_servers: str, *, timeout_seconds: float = 5.0, client_id: str = "archive-consumer-lag"
+    ):
         self.bootstrap_servers = bootstrap_servers
         self.timeout_seconds = timeout_seconds
         self.client_id = client_id
@@ -141,10 +143,11 @@ def _committed(meta: object) -> int | None:
 
 async def _quietly_close(admin: AIOKafkaAdminClient | None, consumer: AIOKafkaConsumer | None) -> None:
     # Closing after a failure must not raise over the failure being reported.
-    for closing in (admin.close() if admin else None, consumer.stop() if consumer else None):
-        if closing is None:
-            continue
+    # Each coroutine is made only when it is awaited: one made and never awaited (the first close was
+    # cancelled) warns "never awaited", an error under the tests.
+    closers = [close for close in ((admin.close if admin else None), (consumer.stop if consumer else None)) if close]
+    for close in closers:
         try:
-            await asyncio.wait_for(closing, 5)
+            await asyncio.wait_for(close(), 5)
         except Exception:
             log.debug("closing a Kafka client after a failure failed too", exc_info=True)
