@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 
 import asyncpg
 import pytest
@@ -90,7 +91,7 @@ async def test_allocations_survive_sessions_terminated_mid_operation_gapless(pre
         while not enough() and len(keys) < _MAX_CASES:
             key = f"p/pgkill-{len(keys)}/r1"
             keys.append(key)
-            results[key] = await backoff.run(lambda: classify(key), service="test", what="step")
+            results[key] = await backoff.run(partial(classify, key), service="test", what="step")
 
     try:
         # three workers at once, like the pipeline's services sharing the server
