@@ -6,6 +6,10 @@ one `restore_tests` row per package.
 Run by hand (`archivectl restore-test`) or on a schedule inside the storage worker (a ScheduledJob, like
 the fixity audit). Packages are picked at random among those with a replica copy; the scratch area is
 emptied after each package.
+
+Every row of one run carries the run's start as `tested_at` (its `seconds` is that package's own time):
+the rows of the last run are those at the newest `tested_at`, which is how the operations dashboard
+shows "the last run" (services/query/dashboard_data.py restore_test_part) without a run table.
 """
 
 from __future__ import annotations
@@ -85,7 +89,8 @@ async def run(
     scratch: Path | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> list[RestoreResult]:
-    """Restore `sample` random packages from the replica and record each result."""
+    """Restore `sample` random packages from the replica and record each result, all under the run's start."""
+    started_at = clock()
     rows = await index.packages_for_restore_test(sample=sample)
     results = []
     with tempfile.TemporaryDirectory(prefix="aa-restore-test-", dir=scratch) as area:
@@ -94,7 +99,7 @@ async def run(
             await index.record_restore_test(
                 {
                     "case_key": result.case_key,
-                    "tested_at": clock(),
+                    "tested_at": started_at,
                     "copy": copies.REPLICA,
                     "outcome": "pass" if result.passed else "fail",
                     "reason": result.reason,

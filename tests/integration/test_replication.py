@@ -1,6 +1,7 @@
 """Two copies against the two running MinIO servers (minio on 19000, minio-replica on 19010): the index
-rebuild over a damaged store, the loss alarm when both copies are bad, the restore test, and a lost
-primary site (a closed port stands in for it: the shared primary is never stopped).
+rebuild over a damaged store, the loss alarm when both copies are bad, the restore
+test and its row on the operations dashboard, and a lost primary site (a closed port stands in for it:
+the shared primary is never stopped).
 
 Tests that damage a package flip a byte in MinIO's own files: run them with AA_STACK_DIR pointing at
 the running stack's .stack (tests/integration/minio_files.py)."""
@@ -12,7 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,8 @@ from services.common import metrics
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.faults import is_transient
 from services.common.settings import ArchiveSettings
+from services.query.adapters.dashboard_queries import PgDashboardQueries
+from services.query.dashboard_data import RESTORE_TEST_WINDOW_DAYS, restore_test_part
 from services.storage import fixity, restore_test
 from services.storage.rebuild import rebuild_index
 from tests.integration.minio_files import PRIMARY, REPLICA, corrupt_behind_the_servers_back
@@ -39,6 +42,12 @@ async def damaged(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
 @pytest.fixture(scope="module")
 async def intact(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
     async for a in _archive(prepared, "rt", count=4, seed=1602):
+        yield a
+
+
+@pytest.fixture(scope="module")
+async def restored(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "rd", count=3, seed=1604):
         yield a
 
 
@@ -146,3 +155,53 @@ async def test_both_copies_flipped_raises_the_loss_alarm(damaged):
     assert report.lost == [victim] and not report.repaired
     assert {(r.copy, r.passed) for r in report.results} == {("primary", False), ("replica", False)}
     assert metrics.FIXITY_LOSSES._value.get() == losses + 1
+
+
+async def test_the_dashboard_shows_the_restore_tests_last_run_its_week_and_the_newest_failure(restored):
+    settings, bucket = restored.settings, restored.settings.archive_bucket
+    now = datetime.now().astimezone()
+    # A run nine days ago, all intact: outside the window, and not the last run.
+    early = await restore_test.run(
+        replica=restored.replica, index=restored.index, sample=3, clock=lambda: now - timedelta(days=9)
+    )
+    assert len(early) == 3 and all(r.passed for r in early)
+    # Then the replica copy of one package is damaged, and the last run (an hour ago) finds it.
+    victim = sorted(restored.archived)[1]
+    key = _package(restored, victim)["key"]
+    corrupt_behind_the_servers_back(bucket, key, await restored.replica.get_bytes(bucket, key), site=REPLICA)
+    replica = MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica")
+    last = await restore_test.run(
+        replica=replica, index=restored.index, sample=3, clock=lambda: now - timedelta(hours=1)
+    )
+    assert {r.case_key for r in last if not r.passed} == {victim}
+    # A package archived without its replica copy (before the second site, or by a one-site deployment).
+    other = sorted(restored.archived)[2]
+    await _sql(settings, "UPDATE records SET replica_version_id = NULL WHERE case_key=$1", other)
+    [archived] = await _sql(settings, "SELECT archived_at, department_code FROM records WHERE case_key=$1", other)
+
+    queries = PgDashboardQueries(restored.index.pool)
+    part = restore_test_part(await queries.restore_test(now, RESTORE_TEST_WINDOW_DAYS, None), now)
+    assert part["status"] == "failed"
+    assert datetime.fromisoformat(part["last_run"]["at"]) == now - timedelta(hours=1)
+    assert (part["last_run"]["tested"], part["last_run"]["passed"], part["last_run"]["failed"]) == (3, 2, 1)
+    assert (part["window"]["tested"], part["window"]["passed"], part["window"]["failed"]) == (3, 2, 1)
+    failure = part["newest_failure"]
+    assert failure["case_key"] == victim and failure["archival_code"]
+    assert failure["reason"] == next(r.reason for r in last if not r.passed)
+    replica_copies = part["replica"]
+    assert (replica_copies["packages"], replica_copies["without_replica"]) == (3, 1)
+    assert datetime.fromisoformat(replica_copies["oldest_without_replica_archived_at"]) == archived["archived_at"]
+
+    # A caller scoped to departments counts only theirs; the time of the last run is everyone's.
+    [victim_row] = await _sql(settings, "SELECT department_code FROM records WHERE case_key=$1", victim)
+    mine = restore_test_part(
+        await queries.restore_test(now, RESTORE_TEST_WINDOW_DAYS, [victim_row["department_code"]]), now
+    )
+    in_department = await _sql(
+        settings, "SELECT count(*) AS n FROM records WHERE department_code=$1", victim_row["department_code"]
+    )
+    assert mine["last_run"]["tested"] == in_department[0]["n"] and mine["last_run"]["failed"] == 1
+    nobody = restore_test_part(await queries.restore_test(now, RESTORE_TEST_WINDOW_DAYS, ["NO-SUCH-DEPT"]), now)
+    assert nobody["last_run"]["at"] == part["last_run"]["at"]
+    assert (nobody["last_run"]["tested"], nobody["window"]["tested"], nobody["newest_failure"]) == (0, 0, None)
+    assert nobody["replica"]["packages"] == 0
