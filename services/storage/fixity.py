@@ -164,12 +164,18 @@ def check_row(row: AuditPackageRow, result: FixityResult, checked_at: datetime, 
     }
 
 
+def replication_event_id(case_key: str, copy: str, version: str | None) -> str:
+    """The id of the replication event of one repair: the same whether the repair records it or an index
+    rebuild derives it again from the repaired version (services/storage/rebuild.py)."""
+    return derived_event_id("replication", f"{case_key}/{copy}/{version}")
+
+
 def replication_event(
     row: AuditPackageRow, bad: FixityResult, good: str, version: str | None, at: datetime
 ) -> dict[str, Any]:
     """The PREMIS replication event of a repair (a preservation_events row of the case)."""
     return {
-        "event_id": derived_event_id("replication", f"{row['case_key']}/{bad.copy}/{version}"),
+        "event_id": replication_event_id(row["case_key"], bad.copy, version),
         "event_type": "replication",
         "event_type_uri": event_type_uri("replication"),
         "event_time": at,

@@ -1,5 +1,5 @@
 """Two copies against the two running MinIO servers (minio on 19000, minio-replica on 19010): the index
-rebuild over a damaged store, the loss alarm when both copies are bad, the restore
+rebuild over a damaged store and after a repair, the loss alarm when both copies are bad, the restore
 test and its row on the operations dashboard, and a lost primary site (a closed port stands in for it:
 the shared primary is never stopped).
 
@@ -9,6 +9,7 @@ the running stack's .stack (tests/integration/minio_files.py)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -25,10 +26,10 @@ from services.common.faults import is_transient
 from services.common.settings import ArchiveSettings
 from services.query.adapters.dashboard_queries import PgDashboardQueries
 from services.query.dashboard_data import RESTORE_TEST_WINDOW_DAYS, restore_test_part
-from services.storage import fixity, restore_test
+from services.storage import bag, fixity, restore_test
 from services.storage.rebuild import rebuild_index
 from tests.integration.minio_files import PRIMARY, REPLICA, corrupt_behind_the_servers_back
-from tests.integration.test_storage_archive import REPO, Archive, _archive, _package
+from tests.integration.test_storage_archive import INDEX_TABLES, REPO, Archive, _archive, _package
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +43,12 @@ async def damaged(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
 @pytest.fixture(scope="module")
 async def intact(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
     async for a in _archive(prepared, "rt", count=4, seed=1602):
+        yield a
+
+
+@pytest.fixture(scope="module")
+async def repaired(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "rr", count=2, seed=1603):
         yield a
 
 
@@ -155,6 +162,57 @@ async def test_both_copies_flipped_raises_the_loss_alarm(damaged):
     assert report.lost == [victim] and not report.repaired
     assert {(r.copy, r.passed) for r in report.results} == {("primary", False), ("replica", False)}
     assert metrics.FIXITY_LOSSES._value.get() == losses + 1
+
+
+async def test_index_rebuild_after_a_repair_indexes_the_repaired_primary_version(repaired):
+    """`archivectl fixity repair` rewrites the damaged primary copy as a new version; a later
+    `archivectl index rebuild` must index that version (not the damaged one, not the replica)."""
+    settings, bucket = repaired.settings, repaired.settings.archive_bucket
+    victim = sorted(repaired.archived)[0]
+    key = _package(repaired, victim)["key"]
+    [before] = await _sql(
+        settings, "SELECT package_version_id, replica_version_id FROM records WHERE case_key=$1", victim
+    )
+    corrupt_behind_the_servers_back(bucket, key, await repaired.store.get_bytes(bucket, key))
+
+    store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+    replica = MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica")
+    rows = [r for r in await repaired.index.packages_for_audit() if r["case_key"] == victim]
+    report = await fixity.audit(rows, store=store, replica=replica, repair=True, index=repaired.index, publisher=None)
+    assert [r.split(" ")[:2] for r in report.repaired] == [[victim, "primary"]], report
+    [after_repair] = await _sql(settings, "SELECT package_version_id FROM records WHERE case_key=$1", victim)
+    repaired_version = after_repair["package_version_id"]
+    assert repaired_version and repaired_version != before["package_version_id"]
+    replication = "SELECT seq, event_id, agent, detail FROM preservation_events WHERE event_type = 'replication'"
+    [recorded] = await _sql(settings, replication)
+
+    await _sql(settings, f"TRUNCATE {', '.join(INDEX_TABLES)} CASCADE")
+    run = await asyncio.to_thread(_archivectl, settings, "index", "rebuild")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{len(repaired.archived)} packages indexed" in run.stdout, run.stdout
+    assert "taken from the replica" not in run.stderr, "the repaired primary copy verifies: no fallback"
+
+    [row] = await _sql(
+        settings,
+        "SELECT package_version_id, replica_version_id, package_sha256 FROM records WHERE case_key=$1",
+        victim,
+    )
+    assert row["package_version_id"] == repaired_version, "the rebuild indexes the repaired primary version"
+    assert row["replica_version_id"] == before["replica_version_id"]
+    data = await store.get_bytes(bucket, key, version_id=row["package_version_id"])
+    assert hashlib.sha256(data).hexdigest() == row["package_sha256"]
+    assert bag.verify(bag.read_package(data)) == []
+    # The repair stays on record: its PREMIS replication event is derived again from the repaired version.
+    [rebuilt] = await _sql(settings, replication + " AND case_key=$1", victim)
+    assert rebuilt["event_id"] == recorded["event_id"] and rebuilt["agent"] == recorded["agent"]
+    assert rebuilt["seq"] == recorded["seq"], "after the package's own events, as the repair recorded it"
+    assert repaired_version in rebuilt["detail"] and before["package_version_id"] in rebuilt["detail"]
+    assert len(await _sql(settings, replication)) == 1, "no other package was repaired"
+    # The audit after the rebuild reads the indexed versions: both copies of every package intact.
+    audit = await fixity.audit(
+        await repaired.index.packages_for_audit(), store=store, replica=replica, index=repaired.index, publisher=None
+    )
+    assert audit.failed == [] and audit.packages == len(repaired.archived)
 
 
 async def test_the_dashboard_shows_the_restore_tests_last_run_its_week_and_the_newest_failure(restored):
