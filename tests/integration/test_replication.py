@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from contracts.v1 import topics
 from services.common import metrics
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.faults import is_transient
@@ -28,6 +29,7 @@ from services.query.adapters.dashboard_queries import PgDashboardQueries
 from services.query.dashboard_data import RESTORE_TEST_WINDOW_DAYS, restore_test_part
 from services.storage import bag, fixity, restore_test
 from services.storage.rebuild import rebuild_index
+from tests.fakes import RecordingPublisher
 from tests.integration.minio_files import PRIMARY, REPLICA, corrupt_behind_the_servers_back
 from tests.integration.test_storage_archive import INDEX_TABLES, REPO, Archive, _archive, _package
 
@@ -49,6 +51,12 @@ async def intact(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
 @pytest.fixture(scope="module")
 async def repaired(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
     async for a in _archive(prepared, "rr", count=2, seed=1603):
+        yield a
+
+
+@pytest.fixture(scope="module")
+async def scheduled(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "rs", count=2, seed=1605):
         yield a
 
 
@@ -263,3 +271,39 @@ async def test_the_dashboard_shows_the_restore_tests_last_run_its_week_and_the_n
     assert nobody["last_run"]["at"] == part["last_run"]["at"]
     assert (nobody["last_run"]["tested"], nobody["window"]["tested"], nobody["newest_failure"]) == (0, 0, None)
     assert nobody["replica"]["packages"] == 0
+
+
+async def test_the_scheduled_audit_repairs_a_damaged_replica_copy_from_the_primary(scheduled):
+    """The storage worker's scheduled round (not only `archivectl fixity repair`) repairs a bad copy."""
+    settings, bucket = scheduled.settings, scheduled.settings.archive_bucket
+    victim = sorted(scheduled.archived)[0]
+    key = _package(scheduled, victim)["key"]
+    [before] = await _sql(settings, "SELECT replica_version_id FROM records WHERE case_key=$1", victim)
+    primary_bytes = await scheduled.store.get_bytes(bucket, key)
+    corrupt_behind_the_servers_back(bucket, key, primary_bytes, site=REPLICA)
+
+    publisher = RecordingPublisher()
+    await fixity.scheduled_round(
+        publisher,
+        store=MinioObjectStore.from_settings(settings, retry_server_errors=False),
+        replica=MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica"),
+        index=scheduled.index,
+        topic_name=settings.topic,
+        max_age_days=30,
+        batch=10,
+    )
+    [after] = await _sql(settings, "SELECT replica_version_id FROM records WHERE case_key=$1", victim)
+    assert after["replica_version_id"] and after["replica_version_id"] != before["replica_version_id"]
+    assert await scheduled.replica.get_bytes(bucket, key, version_id=after["replica_version_id"]) == primary_bytes
+    [event] = await _sql(
+        settings,
+        "SELECT agent, detail FROM preservation_events WHERE case_key=$1 AND event_type='replication'",
+        victim,
+    )
+    assert event["agent"] == fixity.REPAIR_AGENT and "the replica copy failed its fixity check" in event["detail"]
+    checks = await _sql(settings, "SELECT case_key, copy, outcome, agent FROM fixity_checks ORDER BY id")
+    assert {(c["case_key"], c["copy"]) for c in checks if c["outcome"] == "fail"} == {(victim, "replica")}
+    assert (victim, "replica", "pass", fixity.REPAIR_AGENT) in {tuple(c.values()) for c in checks}
+    assert [(topic, key_bytes.decode()) for topic, key_bytes, _ in publisher.sent] == [
+        (settings.topic(topics.FIXITY_FAILED), victim)
+    ]
