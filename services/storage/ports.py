@@ -75,6 +75,9 @@ class AuditIndex(Protocol):
     async def record_repair(
         self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
     ) -> None: ...
+    async def record_copy_version(self, case_key: str, *, column: str, version_id: str) -> None:
+        """A verified copy the index had no version of (`column` NULL): record the version it read."""
+        ...
 
 
 class ScheduledAuditIndex(AuditIndex, Protocol):

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from archivectl.kafka_admin import ensure_topics
 from contracts.v1 import topics
 from services.common import metrics
 from services.common.adapters.object_store import MinioObjectStore
@@ -57,6 +58,18 @@ async def repaired(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
 @pytest.fixture(scope="module")
 async def scheduled(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
     async for a in _archive(prepared, "rs", count=2, seed=1605):
+        yield a
+
+
+@pytest.fixture(scope="module")
+async def one_site_rebuilt(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "ro", count=2, seed=1606):
+        yield a
+
+
+@pytest.fixture(scope="module")
+async def one_site_archived(prepared: ArchiveSettings) -> AsyncIterator[Archive]:
+    async for a in _archive(prepared, "r1", count=2, seed=1607, one_site=True):
         yield a
 
 
@@ -307,3 +320,68 @@ async def test_the_scheduled_audit_repairs_a_damaged_replica_copy_from_the_prima
     assert [(topic, key_bytes.decode()) for topic, key_bytes, _ in publisher.sent] == [
         (settings.topic(topics.FIXITY_FAILED), victim)
     ]
+
+
+async def test_after_a_one_site_rebuild_the_audit_records_the_replica_versions_it_verifies(one_site_rebuilt):
+    """A rebuild run without the replica configured leaves records without a replica version, although the
+    copies are there: the next audit verifies each copy and records its version, so the restore test and
+    the dashboard see the replica again."""
+    archive, settings = one_site_rebuilt, one_site_rebuilt.settings
+    expected = {
+        r["case_key"]: r["replica_version_id"]
+        for r in await _sql(settings, "SELECT case_key, replica_version_id FROM records")
+    }
+    run = await asyncio.to_thread(_archivectl, settings, "index", "rebuild", AA_MINIO_REPLICA_ENDPOINT="")
+    assert run.returncode == 0, run.stderr
+    assert [r["replica_version_id"] for r in await _sql(settings, "SELECT replica_version_id FROM records")] == [
+        None
+    ] * len(expected)
+    assert await archive.index.packages_for_restore_test(sample=10) == [], "nothing to restore-test any more"
+
+    store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+    replica = MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica")
+    report = await fixity.audit(
+        await archive.index.packages_for_audit(), store=store, replica=replica, index=archive.index, publisher=None
+    )
+    assert report.failed == [] and len(report.results) == 2 * len(expected)
+    after = {
+        r["case_key"]: r["replica_version_id"]
+        for r in await _sql(settings, "SELECT case_key, replica_version_id FROM records")
+    }
+    assert after == expected, "the versions the storage step wrote, found again"
+    checks = await _sql(settings, "SELECT case_key, version_id FROM fixity_checks WHERE copy = 'replica'")
+    assert {(c["case_key"], c["version_id"]) for c in checks} == set(expected.items())
+    assert len(await archive.index.packages_for_restore_test(sample=10)) == len(expected)
+
+
+async def test_a_package_archived_at_one_site_gets_its_replica_copy_from_the_repair(one_site_archived):
+    """Packages archived while the deployment had one site, then a replica site added (its bucket not made
+    yet): `archivectl fixity repair` finds each replica copy missing, writes it from the primary — locked
+    like the primary — and the index records it."""
+    archive, settings, bucket = one_site_archived, one_site_archived.settings, one_site_archived.settings.archive_bucket
+    rows = await archive.index.packages_for_audit()
+    assert len(rows) == 2 and all(r["replica_version_id"] is None for r in rows)
+    store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
+    replica = MinioObjectStore.from_settings(settings, retry_server_errors=False, site="replica")
+    assert not await asyncio.to_thread(replica.client.bucket_exists, bucket)
+    await ensure_topics(settings)
+    run = await asyncio.to_thread(_archivectl, settings, "fixity", "repair", "--all")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("(replica copy)") == 2 and run.stdout.count("the replica copy is missing") == 2
+    assert "2 copies repaired, 0 lost" in run.stdout, run.stdout
+    for row in await archive.index.packages_for_audit():
+        package = _package(archive, row["case_key"])
+        version = row["replica_version_id"]
+        assert version, row["case_key"]
+        assert await replica.get_bytes(bucket, row["package_key"], version_id=version) == await store.get_bytes(
+            bucket, row["package_key"], version_id=row["package_version_id"]
+        )
+        retention = await asyncio.to_thread(
+            replica.client.get_object_retention, bucket, row["package_key"], version_id=version
+        )
+        assert retention.mode == "COMPLIANCE"
+        assert retention.retain_until_date == datetime.fromisoformat(package["retain_until"])
+    again = await fixity.audit(
+        await archive.index.packages_for_audit(), store=store, replica=replica, index=archive.index, publisher=None
+    )
+    assert again.failed == [] and len(again.results) == 4
