@@ -40,6 +40,7 @@ from services.storage.preservation import agent
 log = logging.getLogger(__name__)
 
 AGENT = agent("storage").id + "#restore-test"
+RESTORE_LOCK_ID = 0x52535454  # "RSTT": one scheduled restore test at a time across storage workers
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,16 @@ async def run(
 
 
 async def scheduled_round(_publisher: Publisher, *, replica: ObjectStore, index: RestoreIndex, sample: int) -> None:
-    """One round of the scheduled restore test (a ScheduledJob of the storage worker)."""
-    results = await run(replica=replica, index=index, sample=sample)
+    """One round of the scheduled restore test (a ScheduledJob of the storage worker), by one worker at a
+    time (a PostgreSQL advisory lock, as the fixity audit): N storage replicas test `sample` packages per
+    interval, not N times as many."""
+    lock = await index.try_lock(RESTORE_LOCK_ID)
+    if lock is None:
+        return  # another worker is testing
+    try:
+        results = await run(replica=replica, index=index, sample=sample)
+    finally:
+        await index.unlock(lock, RESTORE_LOCK_ID)
     log.info(
         "restore test round",
         extra={"tested": len(results), "failed": sum(1 for r in results if not r.passed)},
