@@ -171,15 +171,20 @@ async def _audit(settings: ArchiveSettings, args: argparse.Namespace) -> int:
     store = MinioObjectStore.from_settings(settings, retry_server_errors=False)
     publisher = KafkaPublisher(settings)
     repair = args.action == "repair"
+    replica = _replica(settings)
     bar = ProgressBar("packages audited")
     try:
+        if repair and replica is not None:
+            # A replica site added to a one-site archive may not have the bucket yet (the storage worker
+            # makes it when it starts): the repair writes the missing copies into it, locked.
+            await replica.ensure_bucket(settings.archive_bucket, object_lock=True)
         due = await index.packages_for_audit(checked_before=checked_before, limit=args.limit)
         scope = "(all)" if args.all else f"not checked for {args.older_than:g} days"
         print(f"fixity audit: {len(due)} packages {scope} in bucket {settings.archive_bucket}", file=sys.stderr)
         report = await fixity.audit(
             due,
             store=store,
-            replica=_replica(settings),
+            replica=replica,
             repair=repair,
             index=index,
             publisher=publisher,

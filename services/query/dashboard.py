@@ -55,6 +55,7 @@ def dashboard_for(request: Request) -> Dashboard:
             lag=KafkaConsumerLag(settings.kafka_bootstrap, client_id="archive-dashboard"),
             groups=group_inputs(settings),
             overdue_days=settings.rectification_overdue_days,
+            replica_configured=bool(settings.minio_replica_endpoint),
         )
         state.dashboard = dashboard
     return dashboard

@@ -1,5 +1,5 @@
 """The operations dashboard's data (`GET /api/v1/dashboard`): throughput, backlog per topic, rejects by
-defect and by department, fixity status, the queues to work.
+defect and by department, fixity status, the restore test and the replica copies, the queues to work.
 
 The shaping — windows, the per-minute series, lag arithmetic, sorting, labels — is pure functions on plain
 data (tests/unit/test_dashboard_data.py). `Dashboard` at the bottom puts them together with the two
@@ -40,6 +40,8 @@ MAX_QUEUE_ROWS = 100
 MIN_REFRESH_SECONDS = 1
 MAX_REFRESH_SECONDS = 300
 SERIES_MINUTES = 60
+RESTORE_TEST_WINDOW_DAYS = 7  # "the last 7 days" of the restore test; no run in it at all is "stale"
+RESTORE_TEST_COMMAND = "archivectl restore-test --sample 5"
 UNKNOWN_DEPARTMENT = {"code": "", "name": "未知 unknown"}
 
 # How long each part is reused. Throughput and queues are what an operator watches move; the backlog
@@ -50,6 +52,7 @@ CACHE_SECONDS = {
     "rejects": 5.0,
     "backlog": 3.0,
     "fixity": 10.0,
+    "restore_test": 30.0,  # a run a day; it reads restore_tests and counts the records without a replica
     "poison_pills": 5.0,
     "overdue": 30.0,
 }
@@ -218,6 +221,79 @@ def fixity_part(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- restore test and replica copies -------------------------------------------------------------------
+
+
+def restore_test_status(
+    *, replica_configured: bool, last_run_at: datetime | None, last_run_failed: int, now: datetime
+) -> str:
+    """`no_replica` (a one-site deployment: nothing to restore from), `never_run`, `failed` (the last run
+    had a package that did not restore), `stale` (no run in the last RESTORE_TEST_WINDOW_DAYS days: the
+    schedule has stopped), else `ok`. The last run's time is everyone's, so a caller scoped to departments
+    none of whose packages the last run picked still sees the schedule as running."""
+    if not replica_configured:
+        return "no_replica"
+    if last_run_at is None:
+        return "never_run"
+    if last_run_failed:
+        return "failed"
+    return "stale" if now - last_run_at > timedelta(days=RESTORE_TEST_WINDOW_DAYS) else "ok"
+
+
+def restore_test_part(raw: Mapping[str, Any], now: datetime, *, replica_configured: bool = True) -> dict[str, Any]:
+    """The scheduled restore test (services/storage/restore_test.py) and the packages' replica copies.
+
+    `raw` (PgDashboardQueries.restore_test): the newest run's time (every row of a run carries the run's
+    start), the counts of that run and of the window, the newest failure, and the packages without a
+    replica copy. A package archived without a replica (a one-site deployment, or archived before the
+    second site) has a replica lag: its age."""
+    last_run_at = raw["last_run_at"]
+    last_run_failed = int(raw["last_run_failed"])
+    last_run: dict[str, Any] = {
+        "at": iso(last_run_at),
+        "tested": int(raw["last_run_tested"]),
+        "passed": int(raw["last_run_passed"]),
+        "failed": last_run_failed,
+    }
+    window: dict[str, Any] = {
+        "days": RESTORE_TEST_WINDOW_DAYS,
+        "tested": int(raw["window_tested"]),
+        "passed": int(raw["window_passed"]),
+        "failed": int(raw["window_failed"]),
+    }
+    failure = raw.get("newest_failure")
+    oldest_missing = raw["oldest_without_replica"]
+    packages, missing = int(raw["packages"]), int(raw["without_replica"])
+    return {
+        "ok": True,
+        "status": restore_test_status(
+            replica_configured=replica_configured,
+            last_run_at=last_run_at,
+            last_run_failed=last_run_failed,
+            now=now,
+        ),
+        "command": RESTORE_TEST_COMMAND,
+        "last_run": last_run,
+        "window": window,
+        "newest_failure": None
+        if not failure
+        else {
+            "case_key": failure["case_key"],
+            "archival_code": failure.get("archival_code"),
+            "tested_at": iso(failure["tested_at"]),
+            "reason": failure["reason"],
+        },
+        "replica": {
+            "configured": replica_configured,
+            "packages": packages,
+            "with_replica": max(packages - missing, 0),
+            "without_replica": missing,
+            "oldest_without_replica_archived_at": iso(oldest_missing),
+            "lag_seconds": max(int((now - oldest_missing).total_seconds()), 0) if oldest_missing else 0,
+        },
+    }
+
+
 # --- poison pills ---------------------------------------------------------------------------------------
 
 
@@ -347,6 +423,7 @@ class DashboardQueries(Protocol):
     async def throughput(self, now: datetime, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def rejects(self, now: datetime, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def fixity(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
+    async def restore_test(self, now: datetime, days: int, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]: ...
     async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]: ...
@@ -394,6 +471,7 @@ class Dashboard:
     cache_seconds: Mapping[str, float] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     overdue_days: int = 15  # AA_RECTIFICATION_OVERDUE_DAYS
+    replica_configured: bool = True  # AA_MINIO_REPLICA_ENDPOINT is set: there is a replica to restore from
 
     def __post_init__(self) -> None:
         self.cache = TtlCache()
@@ -410,6 +488,7 @@ class Dashboard:
             "backlog": ((), self._backlog),
             "rejects": ((scope,), lambda: self._rejects(scope)),
             "fixity": ((scope,), lambda: self._fixity(scope)),
+            "restore_test": ((scope,), lambda: self._restore_test(scope)),
             "queues": ((scope, rows), lambda: self._queues(scope, rows)),
             "overdue": ((scope,), lambda: self._overdue(scope)),
             "poison_pills": ((scope is None,), lambda: self._poison_pills(scoped=scope is not None)),
@@ -447,6 +526,11 @@ class Dashboard:
 
     async def _fixity(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
         return fixity_part(await self.queries.fixity(scope, self.queue_rows))
+
+    async def _restore_test(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
+        now = self.now()
+        raw = await self.queries.restore_test(now, RESTORE_TEST_WINDOW_DAYS, scope)
+        return restore_test_part(raw, now, replica_configured=self.replica_configured)
 
     async def _queues(self, scope: tuple[str, ...] | None, rows: int) -> dict[str, Any]:
         now = self.now()

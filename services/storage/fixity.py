@@ -81,9 +81,24 @@ async def check_package(store: ObjectStore, row: AuditPackageRow) -> FixityResul
     return result
 
 
+async def _unindexed_version(site: Site, row: AuditPackageRow) -> str | None:
+    """The version of a copy the index has no version of (a record indexed while the deployment had one
+    site, e.g. a rebuild with `AA_MINIO_REPLICA_ENDPOINT=""`): the current one at the site, if any. The
+    check reads that version, and a passing check records it in the index (`record_copy_version`)."""
+    try:
+        info = await site.store.stat(row["package_bucket"], row["package_key"])
+    except Exception as exc:
+        if is_transient(exc):
+            raise  # the site does not answer: the audit names it unreachable
+        return None  # the read says what the server refuses
+    return info.version_id if info is not None else None
+
+
 async def check_copy(site: Site, row: AuditPackageRow) -> tuple[FixityResult, bytes | None]:
     """Re-read one copy of a package and recompute its digests; the bytes too when they verify."""
     version_id = row["package_version_id"] if site.name == PRIMARY else row.get("replica_version_id")
+    if version_id is None:
+        version_id = await _unindexed_version(site, row)
     base: dict[str, Any] = {
         "case_key": row["case_key"],
         "archival_code": row["archival_code"],
@@ -164,12 +179,18 @@ def check_row(row: AuditPackageRow, result: FixityResult, checked_at: datetime, 
     }
 
 
+def replication_event_id(case_key: str, copy: str, version: str | None) -> str:
+    """The id of the replication event of one repair: the same whether the repair records it or an index
+    rebuild derives it again from the repaired version (services/storage/rebuild.py)."""
+    return derived_event_id("replication", f"{case_key}/{copy}/{version}")
+
+
 def replication_event(
     row: AuditPackageRow, bad: FixityResult, good: str, version: str | None, at: datetime
 ) -> dict[str, Any]:
     """The PREMIS replication event of a repair (a preservation_events row of the case)."""
     return {
-        "event_id": derived_event_id("replication", f"{row['case_key']}/{bad.copy}/{version}"),
+        "event_id": replication_event_id(row["case_key"], bad.copy, version),
         "event_type": "replication",
         "event_type_uri": event_type_uri("replication"),
         "event_time": at,
@@ -206,6 +227,10 @@ async def audit(
         for result, _ in checked:
             alert = None if result.passed else failed_event(row, result, checked_at)
             await index.record_fixity_check(check_row(row, result, checked_at, AGENT), alert)
+            column = copies.version_column(result.copy)
+            if result.passed and result.version_id and row.get(column) is None:
+                # A verified copy the index had no version of: the index trusts it from now on.
+                await index.record_copy_version(row["case_key"], column=column, version_id=result.version_id)
             metrics.FIXITY_CHECKS.labels("pass" if result.passed else "fail").inc()
             report.results.append(result)
             if alert is not None:

@@ -10,17 +10,26 @@ one transaction.
 A package whose primary copy is unreadable or damaged is one named outcome, "package unreadable"; it is
 taken from the replica when that copy verifies (`from_replica`), else listed in `unreadable` (the index
 is then not replaced unless `skip_unreadable`).
+
+Every repair of a copy (a version with `repair-of`, on either site) is also a PREMIS replication event of
+the case: the repair recorded it, and the rebuild derives it again from the repaired version — same
+event id, the version's time — after the package's own events, so a rebuilt index still says the copy
+was repaired.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
 
 from services.common.adapters.object_store import MinioObjectStore, ObjectUnreadable, ObjectVersion
 from services.storage import bag, copies, domain
 from services.storage.adapters.index import PgIndex
+from services.storage.fixity import REPAIR_AGENT, replication_event_id
 from services.storage.index_rows import PackageRows, rows_of
+from services.storage.preservation import SUCCESS, event_type_uri
 
 
 @dataclass
@@ -55,9 +64,27 @@ def archived_versions(versions: list[ObjectVersion]) -> tuple[dict[str, ObjectVe
     return chosen, sorted(set(skipped)), shadowed
 
 
-async def trusted_versions(store: MinioObjectStore, bucket: str) -> tuple[dict[str, str | None], list[str], list[str]]:
-    """Per package key, the version the archive trusts (the written one, or its newest repair); plus the
-    keys that are not packages and those with a version the archive did not write."""
+@dataclass(frozen=True)
+class Repair:
+    """A repaired version of a copy (services/storage/copies.rewrite_copy): its id, the version it
+    replaced (`repair-of`; "missing" when the copy was missing) and when it was written."""
+
+    version_id: str | None
+    repair_of: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class SiteVersions:
+    trusted: dict[str, str | None]  # package key → the version the archive trusts
+    skipped: list[str]  # keys that are not packages of this layout
+    foreign: list[str]  # package keys with a later version the archive did not write
+    repairs: dict[str, list[Repair]]  # package key → its repairs, oldest first
+
+
+async def trusted_versions(store: MinioObjectStore, bucket: str) -> SiteVersions:
+    """Per package key, the version the archive trusts (the written one, or its newest repair) and every
+    repair; plus the keys that are not packages and those with a version the archive did not write."""
     versions = await store.list_versions(bucket)
     chosen, skipped, shadowed = archived_versions(versions)
     by_key: dict[str, list[ObjectVersion]] = {}
@@ -65,24 +92,62 @@ async def trusted_versions(store: MinioObjectStore, bucket: str) -> tuple[dict[s
         by_key.setdefault(v.key, []).append(v)
     trusted: dict[str, str | None] = {key: v.version_id for key, v in chosen.items()}
     foreign: list[str] = []
+    repairs_of: dict[str, list[Repair]] = {}
     for key in shadowed:
         later = [
             v
             for v in sorted(by_key[key], key=lambda v: (v.last_modified is not None, v.last_modified), reverse=True)
             if v.version_id != trusted[key]
         ]
-        repairs = []
+        repairs: list[Repair] = []
         for v in later:
             if v.is_delete_marker:
                 continue
             info = await store.stat(bucket, key, version_id=v.version_id)
             if info is not None and copies.REPAIR_OF in info.metadata:
-                repairs.append(v.version_id)
+                repairs.append(Repair(v.version_id, info.metadata[copies.REPAIR_OF], v.last_modified))
         if repairs:
-            trusted[key] = repairs[0]  # the newest repair
+            trusted[key] = repairs[0].version_id  # the newest repair
+            repairs_of[key] = repairs[::-1]
         if len(repairs) < len(later):
             foreign.append(key)
-    return trusted, skipped, foreign
+    return SiteVersions(trusted, skipped, foreign, repairs_of)
+
+
+def repair_events(
+    rows: PackageRows, bucket: str, key: str, repairs: Mapping[str, Sequence[Repair]]
+) -> list[dict[str, Any]]:
+    """The PREMIS replication events of the repairs of one package's copies (`repairs`: per site), as
+    preservation_events rows after the package's own events, oldest first (pure)."""
+    case_key = rows.record["case_key"]
+    seq = max((e["seq"] for e in rows.events), default=0)
+    found = sorted(
+        ((site, r) for site, site_repairs in repairs.items() for r in site_repairs),
+        key=lambda item: (item[1].at is None, item[1].at),
+    )
+    events = []
+    for site, repair in found:
+        seq += 1
+        other = copies.REPLICA if site == copies.PRIMARY else copies.PRIMARY
+        replaced = "it was missing" if repair.repair_of == "missing" else f"repair of version {repair.repair_of}"
+        events.append(
+            {
+                "case_key": case_key,
+                "seq": seq,
+                "event_id": replication_event_id(case_key, site, repair.version_id),
+                "event_type": "replication",
+                "event_type_uri": event_type_uri("replication"),
+                "event_time": repair.at,
+                "outcome": SUCCESS,
+                "detail": (
+                    f"the {site} copy was rewritten from the {other} copy as version {repair.version_id} of "
+                    f"{bucket}/{key} ({replaced}; a bad version stays under its lock); recorded again by the "
+                    f"index rebuild from the repaired version's `{copies.REPAIR_OF}` metadata"
+                ),
+                "agent": REPAIR_AGENT,
+            }
+        )
+    return events
 
 
 async def _verified_rows(
@@ -112,13 +177,16 @@ async def rebuild_index(
     include_legacy_loss: bool = False,
 ) -> RebuildReport:
     report = RebuildReport()
-    chosen, report.skipped, report.shadowed = await trusted_versions(store, bucket)
+    primary = await trusted_versions(store, bucket)
+    chosen, report.skipped, report.shadowed = primary.trusted, primary.skipped, primary.foreign
     report.legacy = [
         k.removesuffix("tagmanifest-sha256.txt") for k in report.skipped if k.endswith("/tagmanifest-sha256.txt")
     ]
     if report.legacy and not include_legacy_loss:
         return report  # their records would vanish from the index: the caller must say so explicitly
-    replica_chosen = (await trusted_versions(replica, bucket))[0] if replica is not None else {}
+    replica_versions = await trusted_versions(replica, bucket) if replica is not None else None
+    replica_chosen = replica_versions.trusted if replica_versions is not None else {}
+    replica_repairs = replica_versions.repairs if replica_versions is not None else {}
     rows: list[PackageRows] = []
     for done, (key, version) in enumerate(chosen.items(), start=1):
         try:
@@ -137,7 +205,8 @@ async def rebuild_index(
         if found is not None:
             if key in replica_chosen:
                 found.record["replica_version_id"] = replica_chosen[key]
-            rows.append(found)
+            repairs = {copies.PRIMARY: primary.repairs.get(key, []), copies.REPLICA: replica_repairs.get(key, [])}
+            rows.append(replace(found, events=found.events + repair_events(found, bucket, key, repairs)))
         if progress:
             progress(done, len(chosen))
     if report.unreadable and not skip_unreadable:

@@ -6,6 +6,10 @@ one `restore_tests` row per package.
 Run by hand (`archivectl restore-test`) or on a schedule inside the storage worker (a ScheduledJob, like
 the fixity audit). Packages are picked at random among those with a replica copy; the scratch area is
 emptied after each package.
+
+Every row of one run carries the run's start as `tested_at` (its `seconds` is that package's own time):
+the rows of the last run are those at the newest `tested_at`, which is how the operations dashboard
+shows "the last run" (services/query/dashboard_data.py restore_test_part) without a run table.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from services.storage.preservation import agent
 log = logging.getLogger(__name__)
 
 AGENT = agent("storage").id + "#restore-test"
+RESTORE_LOCK_ID = 0x52535454  # "RSTT": one scheduled restore test at a time across storage workers
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,8 @@ async def run(
     scratch: Path | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> list[RestoreResult]:
-    """Restore `sample` random packages from the replica and record each result."""
+    """Restore `sample` random packages from the replica and record each result, all under the run's start."""
+    started_at = clock()
     rows = await index.packages_for_restore_test(sample=sample)
     results = []
     with tempfile.TemporaryDirectory(prefix="aa-restore-test-", dir=scratch) as area:
@@ -94,7 +100,7 @@ async def run(
             await index.record_restore_test(
                 {
                     "case_key": result.case_key,
-                    "tested_at": clock(),
+                    "tested_at": started_at,
                     "copy": copies.REPLICA,
                     "outcome": "pass" if result.passed else "fail",
                     "reason": result.reason,
@@ -114,8 +120,16 @@ async def run(
 
 
 async def scheduled_round(_publisher: Publisher, *, replica: ObjectStore, index: RestoreIndex, sample: int) -> None:
-    """One round of the scheduled restore test (a ScheduledJob of the storage worker)."""
-    results = await run(replica=replica, index=index, sample=sample)
+    """One round of the scheduled restore test (a ScheduledJob of the storage worker), by one worker at a
+    time (a PostgreSQL advisory lock, as the fixity audit): N storage replicas test `sample` packages per
+    interval, not N times as many."""
+    lock = await index.try_lock(RESTORE_LOCK_ID)
+    if lock is None:
+        return  # another worker is testing
+    try:
+        results = await run(replica=replica, index=index, sample=sample)
+    finally:
+        await index.unlock(lock, RESTORE_LOCK_ID)
     log.info(
         "restore test round",
         extra={"tested": len(results), "failed": sum(1 for r in results if not r.passed)},

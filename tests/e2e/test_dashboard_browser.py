@@ -1,6 +1,7 @@
 """The operations dashboard in a real browser (Debian's headless Chromium driven by Selenium): an operator
 logs in through the login form, watches the numbers change while a batch with defective cases flows
-through the running services, and works one quarantine entry to resolution through the page.
+through the running services, works one quarantine entry to resolution through the page, and sees the
+restore test's runs (one that finds a damaged replica copy, then a clean one).
 
 A screenshot is kept at $AA_ARTIFACTS_DIR/dashboard.png (default <repo>/.artifacts/), also when the test
 fails. Waits poll the page with generous deadlines; nothing here asserts how fast anything happens."""
@@ -15,6 +16,7 @@ import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,14 @@ import pytest
 
 from archivectl.feed import publish_events
 from archivectl.platforms import sample_platform_secrets, sign_all
+from contracts.envelope import utc_now
 from samples.generator import SampleCase, approval_completed_event, generate_cases
+from services.common.adapters.object_store import MinioObjectStore
 from services.common.settings import ArchiveSettings
 from services.query.access import Role
 from services.query.adapters.api_keys import PgApiKeys
+from services.storage import restore_test
+from services.storage.adapters.index import PgIndex
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +137,36 @@ async def feed(settings: ArchiveSettings, cases: list[SampleCase]) -> None:
     await publish_events(settings, sign_all((approval_completed_event(c) for c in cases), secrets))
 
 
+class FlippingReplica(MinioObjectStore):
+    """The replica as it would read with one byte flipped in every package: a damaged copy the restore
+    test must find (the shared replica itself is never damaged by this test)."""
+
+    async def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes:
+        data = bytearray(await super().get_bytes(bucket, key, version_id=version_id))
+        data[len(data) // 2] ^= 0xFF
+        return bytes(data)
+
+
+async def restore_test_runs(settings: ArchiveSettings) -> tuple[list[restore_test.RestoreResult], ...]:
+    """Two runs of the restore test over the namespace's packages, as the storage worker's schedule runs
+    them: an hour ago through a damaged replica (one package), then now through the real one (two)."""
+    index = await PgIndex.connect(settings, migrate=False)
+    try:
+        earlier = utc_now() - timedelta(hours=1)
+        damaged = await restore_test.run(
+            replica=FlippingReplica.from_settings(settings, site="replica"),
+            index=index,
+            sample=1,
+            clock=lambda: earlier,
+        )
+        clean = await restore_test.run(
+            replica=MinioObjectStore.from_settings(settings, site="replica"), index=index, sample=2
+        )
+        return damaged, clean
+    finally:
+        await index.close()
+
+
 def api(base_url: str, path: str, key: str) -> Any:
     request = urllib.request.Request(
         f"{base_url}{path}", headers={"Authorization": f"Bearer {key}", "Accept": "application/json"}
@@ -158,6 +194,16 @@ return {
   backlog_end: Object.fromEntries([...document.querySelectorAll('[data-testid="backlog-row"]')].map(
     (r) => [r.dataset.service, Number(r.querySelector('[data-testid="backlog-end-offset"]').dataset.value)])),
   fixity_packages: value("fixity-packages"),
+  restore_status: document.getElementById("restore-test-status").dataset.status || null,
+  restore_last_run: document.getElementById("restore-test-last-run").textContent,
+  restore_last_tested: value("restore-test-last-tested"),
+  restore_last_passed: value("restore-test-last-passed"),
+  restore_last_failed: value("restore-test-last-failed"),
+  restore_window_failed: value("restore-test-window-failed"),
+  restore_failure_shown: !document.getElementById("restore-test-failure").hidden,
+  restore_failure_case: document.getElementById("restore-test-failure-case").textContent,
+  restore_failure_reason: document.getElementById("restore-test-failure-reason").textContent,
+  restore_command: document.getElementById("restore-test-command").textContent,
   reject_codes: Object.fromEntries([...document.querySelectorAll('[data-testid="reject-defect-row"]')].map(
     (r) => [r.dataset.code, Number(r.querySelector('[data-testid="reject-last-24-hours"]').dataset.value)])),
   banner: document.getElementById("error-banner").hidden ? null : document.getElementById("error-banner").textContent,
@@ -281,6 +327,27 @@ def test_an_operator_watches_a_batch_flow_and_resolves_a_quarantine_entry(browse
             ),
             PAGE_TIMEOUT,
         )
+
+        # The restore test: a run that found a damaged replica copy, then a clean last run. The part is
+        # cached for 30 s, so the wait is longer than the page's refresh.
+        damaged, clean = asyncio.run(restore_test_runs(settings))
+        assert [r.passed for r in damaged] == [False] and [r.passed for r in clean] == [True, True], (damaged, clean)
+        shown = wait_for(
+            browser,
+            "the restore test's clean last run of 2 packages and the earlier failure",
+            lambda p: (
+                p["restore_last_tested"] == 2
+                and p["restore_last_failed"] == 0
+                and (p["restore_window_failed"] or 0) >= 1
+                and p["restore_failure_shown"]
+            ),
+            PAGE_TIMEOUT + 40,
+        )
+        assert shown["restore_status"] == "ok" and shown["restore_last_passed"] == 2
+        assert shown["restore_last_run"] not in ("", "—")
+        assert shown["restore_failure_case"] == damaged[0].case_key
+        assert damaged[0].reason and shown["restore_failure_reason"] == damaged[0].reason
+        assert shown["restore_command"].startswith("archivectl restore-test")
         assert javascript_errors(browser) == []
     finally:
         save_screenshot(browser)

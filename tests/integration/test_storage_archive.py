@@ -62,7 +62,11 @@ class Archive:
         self.titles: dict[str, str] = {}
 
 
-async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int) -> AsyncIterator[Archive]:
+async def _archive(
+    prepared: ArchiveSettings, suffix: str, count: int, seed: int, *, one_site: bool = False
+) -> AsyncIterator[Archive]:
+    """`count` cases archived in a namespace of their own; `one_site`: by a storage step configured
+    without the replica (AA_MINIO_REPLICA_ENDPOINT=""), as a one-site deployment archives."""
     settings = ArchiveSettings(namespace=f"{prepared.namespace}-{suffix}")
     await upgrade(settings)
     store = MinioObjectStore.from_settings(settings)
@@ -70,7 +74,8 @@ async def _archive(prepared: ArchiveSettings, suffix: str, count: int, seed: int
     archive = Archive(settings, store, index)
     try:
         samples = [s for s in generate_cases(count + 2, seed=seed, wrong_digest_every=None)][:count]
-        archive_case = await storage_step(settings, store, index)
+        storing = ArchiveSettings(**{**settings.model_dump(), "minio_replica_endpoint": ""}) if one_site else settings
+        archive_case = await storage_step(storing, store, index)
         for n, sample in enumerate(samples):
             event = await classified_event(
                 settings,

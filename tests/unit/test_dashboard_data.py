@@ -1,6 +1,6 @@
 """The dashboard's numbers from plain data: windows and the per-minute series, consumer-lag arithmetic,
-rejects, fixity, the queues; and the assembly — each part failing alone, Kafka down shown as such, the
-cache shared by pollers."""
+rejects, fixity, the restore test and replica copies, the queues; and the assembly — each part failing
+alone, Kafka down shown as such, the cache shared by pollers."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from services.query.dashboard_data import (
     queues_part,
     refresh_seconds,
     rejects_part,
+    restore_test_part,
     throughput_part,
 )
 
@@ -209,6 +210,115 @@ def test_fixity_status(packages, checked, passed, failed, status, never):
     assert len(part["failed_packages"]) == failed
 
 
+def _restore_raw(**changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "last_run_at": NOW - timedelta(hours=5),
+        "last_run_tested": 5,
+        "last_run_passed": 4,
+        "last_run_failed": 1,
+        "window_tested": 35,
+        "window_passed": 33,
+        "window_failed": 2,
+        "newest_failure": {
+            "case_key": "A/9/r1",
+            "archival_code": "Z109-9",
+            "tested_at": NOW - timedelta(hours=5),
+            "reason": "the restored package is not a valid bag: bad payload",
+        },
+        "packages": 40,
+        "without_replica": 0,
+        "oldest_without_replica": None,
+    }
+    return {**raw, **changes}
+
+
+def test_the_restore_test_shows_the_last_run_the_window_the_newest_failure_and_the_command():
+    part = restore_test_part(_restore_raw(), NOW)
+    assert part["status"] == "failed"
+    assert part["last_run"] == {"at": "2026-11-25T05:30:42Z", "tested": 5, "passed": 4, "failed": 1}
+    assert part["window"] == {"days": 7, "tested": 35, "passed": 33, "failed": 2}
+    assert part["newest_failure"] == {
+        "case_key": "A/9/r1",
+        "archival_code": "Z109-9",
+        "tested_at": "2026-11-25T05:30:42Z",
+        "reason": "the restored package is not a valid bag: bad payload",
+    }
+    assert part["command"].startswith("archivectl restore-test")
+    assert part["replica"] == {
+        "configured": True,
+        "packages": 40,
+        "with_replica": 40,
+        "without_replica": 0,
+        "oldest_without_replica_archived_at": None,
+        "lag_seconds": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "configured", "status"),
+    [
+        ({}, True, "failed"),
+        ({"last_run_failed": 0, "last_run_passed": 5}, True, "ok"),
+        # a failure earlier in the week but a clean last run: ok, the week's failures are still counted
+        ({"last_run_failed": 0, "window_failed": 3}, True, "ok"),
+        # a caller scoped to departments none of whose packages the recent run picked: still running
+        (
+            {
+                "last_run_tested": 0,
+                "last_run_passed": 0,
+                "last_run_failed": 0,
+                "window_tested": 0,
+                "window_passed": 0,
+                "window_failed": 0,
+            },
+            True,
+            "ok",
+        ),
+        # no run for more than a week: the schedule stopped (or the worker is gone)
+        (
+            {
+                "last_run_at": NOW - timedelta(days=9),
+                "last_run_failed": 0,
+                "window_tested": 0,
+                "window_passed": 0,
+                "window_failed": 0,
+            },
+            True,
+            "stale",
+        ),
+        (
+            {
+                "last_run_at": None,
+                "last_run_tested": 0,
+                "last_run_passed": 0,
+                "last_run_failed": 0,
+                "window_tested": 0,
+                "window_passed": 0,
+                "window_failed": 0,
+                "newest_failure": None,
+            },
+            True,
+            "never_run",
+        ),
+        ({"last_run_at": None, "newest_failure": None}, False, "no_replica"),
+    ],
+)
+def test_restore_test_status(changes, configured, status):
+    part = restore_test_part(_restore_raw(**changes), NOW, replica_configured=configured)
+    assert part["status"] == status
+    assert part["replica"]["configured"] is configured
+    if changes.get("last_run_at", ...) is None:
+        assert part["last_run"]["at"] is None and part["newest_failure"] is None
+
+
+def test_packages_without_a_replica_copy_are_counted_with_the_age_of_the_oldest():
+    raw = _restore_raw(without_replica=3, oldest_without_replica=NOW - timedelta(hours=2, seconds=5))
+    replica = restore_test_part(raw, NOW)["replica"]
+    assert (replica["with_replica"], replica["without_replica"]) == (37, 3)
+    assert replica["oldest_without_replica_archived_at"] == "2026-11-25T08:30:37Z"
+    assert replica["lag_seconds"] == 2 * 3600 + 5
+
+
 def test_queues_show_each_open_entry_with_its_failures_codes_and_reasons():
     opened = NOW - timedelta(minutes=10)
     raw = {
@@ -320,6 +430,10 @@ class FakeQueries:
         self._call("fixity", departments)
         return {"packages": 5, "checked": 0, "passed": 0, "failed": 0, "last_checked_at": None, "failed_packages": []}
 
+    async def restore_test(self, now, days, departments):  # type: ignore[no-untyped-def]
+        self._call("restore_test", departments)
+        return _restore_raw(last_run_failed=0, last_run_passed=5, newest_failure=None, window_failed=0)
+
     async def queues(self, departments, oldest):  # type: ignore[no-untyped-def]
         self._call("queues", departments)
         return {"quarantine_open": 0, "quarantine_oldest": [], "reviews_waiting": 0, "reviews_oldest": []}
@@ -356,12 +470,25 @@ def _dashboard(queries: FakeQueries, lag: FakeLag) -> Dashboard:
 async def test_a_snapshot_has_every_part():
     snapshot = await _dashboard(FakeQueries(), FakeLag()).snapshot()
     assert snapshot["generated_at"] == "2026-11-25T10:30:42Z"
-    for part in ("throughput", "backlog", "rejects", "fixity", "queues", "poison_pills"):
+    for part in ("throughput", "backlog", "rejects", "fixity", "restore_test", "queues", "poison_pills"):
         assert snapshot[part]["ok"] is True, part
         assert snapshot[part]["as_of"] == "2026-11-25T10:30:42Z", part
     assert snapshot["backlog"]["total_lag"] == 4 * 2
     assert snapshot["fixity"]["status"] == "unchecked"
+    assert snapshot["restore_test"]["status"] == "ok" and snapshot["restore_test"]["last_run"]["tested"] == 5
     assert snapshot["poison_pills"]["latest"][0]["offset"] == 17
+
+
+async def test_a_deployment_without_a_replica_site_says_so_instead_of_a_test_that_never_ran():
+    dashboard = Dashboard(
+        queries=FakeQueries(),
+        lag=FakeLag(),
+        groups=group_inputs(ArchiveSettings(namespace="ns")),
+        now=lambda: NOW,
+        replica_configured=False,
+    )
+    part = (await dashboard.snapshot())["restore_test"]
+    assert part["status"] == "no_replica" and part["replica"]["configured"] is False
 
 
 async def test_a_part_whose_source_fails_says_so_and_the_others_are_served():
@@ -385,6 +512,7 @@ async def test_pollers_share_one_query_per_part_while_it_is_fresh_and_a_failure_
         "poison_pills",
         "queues",
         "rejects",
+        "restore_test",
         "throughput",
     ]
     assert lag.calls == 1

@@ -73,7 +73,7 @@ def test_every_metric_a_panel_queries_is_defined_in_the_code():
     assert unknown == set(), "panels query metrics no service defines (renamed? grep services/ for the new name)"
 
 
-def test_the_dashboard_covers_flow_failures_retries_latency_in_flight_and_fixity():
+def test_the_dashboard_covers_flow_failures_retries_latency_in_flight_fixity_and_both_copies():
     queried = {name for _, expr in panel_expressions(dashboard()) for name in _METRIC_IN_EXPR.findall(expr)}
     assert {
         "archive_messages_consumed_total",
@@ -83,6 +83,9 @@ def test_the_dashboard_covers_flow_failures_retries_latency_in_flight_and_fixity
         "archive_step_duration_seconds_bucket",
         "archive_step_in_flight",
         "archive_fixity_failures_total",
+        "archive_fixity_repairs_total",
+        "archive_fixity_losses_total",
+        "archive_restore_tests_total",
     } <= queried
     exprs = [expr for _, expr in panel_expressions(dashboard())]
     assert any("histogram_quantile(0.5," in e for e in exprs) and any("histogram_quantile(0.99," in e for e in exprs)

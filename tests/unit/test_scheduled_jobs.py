@@ -114,3 +114,38 @@ def test_an_unreadable_object_is_transient_only_when_what_it_wraps_is() -> None:
     assert is_transient(unreadable(_s3("SlowDown")))
     assert not is_transient(unreadable(_s3("NoSuchVersion")))  # AccessDenied is waited out: see faults.py
     assert not is_transient(ObjectUnreadable("b", "k", "no cause"))
+
+
+class _LockingRestoreIndex:
+    """The restore test's index port with an advisory lock that another worker may hold."""
+
+    def __init__(self, *, held_elsewhere: bool) -> None:
+        self.held_elsewhere = held_elsewhere
+        self.calls: list[str] = []
+
+    async def try_lock(self, lock_id: int) -> Any:
+        self.calls.append(f"try_lock {lock_id:#x}")
+        return None if self.held_elsewhere else "conn"
+
+    async def unlock(self, conn: Any, lock_id: int) -> None:
+        self.calls.append(f"unlock {conn} {lock_id:#x}")
+
+    async def packages_for_restore_test(self, *, sample: int) -> list[dict[str, Any]]:
+        self.calls.append(f"pick {sample}")
+        return []
+
+    async def record_restore_test(self, row: dict[str, Any]) -> None:
+        self.calls.append("record")
+
+
+@pytest.mark.parametrize("held_elsewhere", [False, True])
+async def test_one_storage_worker_at_a_time_runs_the_scheduled_restore_test(held_elsewhere: bool) -> None:
+    from services.storage import restore_test
+
+    index = _LockingRestoreIndex(held_elsewhere=held_elsewhere)
+    await restore_test.scheduled_round(RecordingPublisher(), replica=InMemoryObjectStore(), index=index, sample=5)
+    lock = f"{restore_test.RESTORE_LOCK_ID:#x}"
+    if held_elsewhere:
+        assert index.calls == [f"try_lock {lock}"], "another worker holds the lock: this one skips the round"
+    else:
+        assert index.calls == [f"try_lock {lock}", "pick 5", f"unlock conn {lock}"]

@@ -284,6 +284,37 @@ def test_the_rebuild_indexes_the_version_the_archive_wrote_and_reports_later_one
     assert skipped == ["p/c-3/r1/bagit.txt"] and shadowed == [key]
 
 
+def test_the_rebuild_derives_a_replication_event_for_every_repair_of_either_copy_after_the_packages_own():
+    from services.storage.fixity import REPAIR_AGENT, replication_event_id
+    from services.storage.index_rows import PackageRows
+    from services.storage.rebuild import Repair, repair_events
+
+    key = "p/c-1/r1/p_c-1_r1.tar"
+    rows = PackageRows(
+        record={"case_key": "p/c-1/r1"},
+        files=[],
+        events=[{"seq": 1}, {"seq": 8}],
+        code={},
+        archived_event={},
+    )
+    early, late = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    events = repair_events(
+        rows,
+        "archive",
+        key,
+        {"primary": [Repair("p-2", "p-1", late)], "replica": [Repair("r-2", "missing", early)]},
+    )
+    assert [(e["seq"], e["event_time"]) for e in events] == [(9, early), (10, late)], "oldest first, after seq 8"
+    replica, primary = events
+    assert primary["event_id"] == replication_event_id("p/c-1/r1", "primary", "p-2")
+    assert {e["event_type"] for e in events} == {"replication"} and {e["agent"] for e in events} == {REPAIR_AGENT}
+    assert "the primary copy was rewritten from the replica copy as version p-2" in primary["detail"]
+    assert "repair of version p-1" in primary["detail"]
+    assert "the replica copy was rewritten from the primary copy" in replica["detail"]
+    assert "it was missing" in replica["detail"]
+    assert repair_events(rows, "archive", key, {"primary": [], "replica": []}) == []
+
+
 async def test_a_correction_of_an_archived_case_is_a_package_of_its_own_naming_what_it_supersedes():
     store, index = InMemoryObjectStore(), InMemoryIndex()
     first = await _store(store, index, await _classified(store))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -118,6 +118,47 @@ class PgDashboardQueries:
                 failed_limit,
             )
         return {**dict(summary), "failed_packages": [dict(r) for r in failed]}
+
+    async def restore_test(self, now: datetime, days: int, departments: Sequence[str] | None) -> dict[str, Any]:
+        """The restore test's last run (its rows share the run's start as tested_at), the counts of that
+        run and of the `days` ending at `now`, the newest failure, and the packages without a replica copy.
+        The last run's time is everyone's (it names no record); its counts, like the rest, are the
+        caller's departments only."""
+        scope = _scope(departments)
+        tested = f"restore_tests t LEFT JOIN records r ON r.case_key = t.case_key WHERE {_RECORD_SCOPE}"
+        async with self.pool.acquire() as conn:
+            last_run_at = await conn.fetchval("SELECT max(tested_at) FROM restore_tests")
+            counts = await conn.fetchrow(
+                f"""SELECT
+                      count(*) FILTER (WHERE t.tested_at = $2)                             AS last_run_tested,
+                      count(*) FILTER (WHERE t.tested_at = $2 AND t.outcome = 'pass')      AS last_run_passed,
+                      count(*) FILTER (WHERE t.tested_at = $2 AND t.outcome = 'fail')      AS last_run_failed,
+                      count(*) FILTER (WHERE t.tested_at >= $3)                            AS window_tested,
+                      count(*) FILTER (WHERE t.tested_at >= $3 AND t.outcome = 'pass')     AS window_passed,
+                      count(*) FILTER (WHERE t.tested_at >= $3 AND t.outcome = 'fail')     AS window_failed
+                    FROM {tested} AND t.tested_at >= least($2, $3)""",
+                scope,
+                last_run_at,
+                now - timedelta(days=days),
+            )
+            failure = await conn.fetchrow(
+                f"""SELECT t.case_key, r.archival_code, t.tested_at, t.reason FROM {tested} AND t.outcome = 'fail'
+                    ORDER BY t.tested_at DESC, t.id DESC LIMIT 1""",
+                scope,
+            )
+            replica = await conn.fetchrow(
+                f"""SELECT count(*) AS packages,
+                      count(*) FILTER (WHERE r.replica_version_id IS NULL) AS without_replica,
+                      min(r.archived_at) FILTER (WHERE r.replica_version_id IS NULL) AS oldest_without_replica
+                    FROM records r WHERE r.package_key IS NOT NULL AND {_RECORD_SCOPE}""",
+                scope,
+            )
+        return {
+            "last_run_at": last_run_at,
+            **dict(counts),
+            "newest_failure": dict(failure) if failure else None,
+            **dict(replica),
+        }
 
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]:
         """Messages set aside after K worker deaths: how many (ever, last 24 h) and the latest `latest`."""

@@ -173,6 +173,44 @@
     );
   }
 
+  function drawRestoreTest(r) {
+    const ok = showPartError("restore_test", r);
+    const run = ok ? r.last_run : {};
+    const win = ok ? r.window : {};
+    $("restore-test-last-run").textContent = ok ? formatTime(run.at) : "—";
+    setNumber("restore-test-last-tested", ok && run.at ? run.tested : null);
+    setNumber("restore-test-last-passed", ok && run.at ? run.passed : null);
+    setNumber("restore-test-last-failed", ok && run.at ? run.failed : null);
+    $("restore-test-days").textContent = ok ? String(win.days) : "7";
+    setNumber("restore-test-window-passed", ok ? win.passed : null);
+    setNumber("restore-test-window-failed", ok ? win.failed : null);
+    setNumber("restore-test-without-replica", ok ? r.replica.without_replica : null);
+    const labels = {
+      ok: "正常 OK",
+      failed: "有失败 FAILED",
+      stale: "已停止 no recent run",
+      never_run: "未运行 never run",
+      no_replica: "无副本站点 no replica",
+    };
+    const status = $("restore-test-status");
+    status.textContent = ok ? labels[r.status] || r.status : "—";
+    status.dataset.status = ok ? (r.status === "ok" ? "ok" : r.status === "failed" ? "failed" : "unchecked") : "unknown";
+    if (ok) $("restore-test-command").textContent = r.command;
+    const failure = ok ? r.newest_failure : null;
+    $("restore-test-failure").hidden = !failure;
+    $("restore-test-failure-case").textContent = failure ? failure.case_key : "";
+    $("restore-test-failure-time").textContent = failure ? `(${formatTime(failure.tested_at)})` : "";
+    $("restore-test-failure-reason").textContent = failure ? failure.reason || "" : "";
+    const lag = $("restore-test-replica-lag");
+    const missing = ok && r.replica.without_replica > 0;
+    lag.hidden = !missing;
+    lag.textContent = missing
+      ? `最早无副本的档案包归档于 oldest package without a replica archived ${formatTime(
+          r.replica.oldest_without_replica_archived_at
+        )} (${formatNumber(Math.round(r.replica.lag_seconds / 3600))} h)`
+      : "";
+  }
+
   function drawPoisonPills(p) {
     const ok = showPartError("poison_pills", p);
     setNumber("poison-pills-total", ok ? p.total : null);
@@ -309,6 +347,7 @@
       drawBacklog(data.backlog);
       drawRejects(data.rejects);
       drawFixity(data.fixity);
+      if (data.restore_test) drawRestoreTest(data.restore_test);
       drawPoisonPills(data.poison_pills);
       drawQueues(data.queues);
       if (data.overdue) drawOverdue(data.overdue);

@@ -168,6 +168,15 @@ class PgIndex:
             await _insert_many(conn, "preservation_events", [{"case_key": case_key, "seq": seq, **event}])
             await record_fixity_check(conn, check)
 
+    async def record_copy_version(self, case_key: str, *, column: str, version_id: str) -> None:
+        """The version of a verified copy the record had none of; a version already recorded (a repair
+        meanwhile) is left as it is."""
+        if column not in {"package_version_id", "replica_version_id"}:
+            raise ValueError(f"not a copy's version column: {column}")
+        await self.pool.execute(
+            f"UPDATE records SET {column}=$2 WHERE case_key=$1 AND {column} IS NULL", case_key, version_id
+        )
+
     # --- restore test ------------------------------------------------------------------------------
 
     async def packages_for_restore_test(self, *, sample: int) -> list[dict[str, Any]]:
