@@ -78,7 +78,7 @@ async def test_rounds_repeat_every_interval_until_cancelled() -> None:
     assert (rounds, slept) == (3, [7.5] * 4), "the first round after one interval"
 
 
-async def test_storage_builds_the_fixity_audit_and_restore_test_as_jobs_only_when_an_interval_is_set() -> None:
+async def test_storage_builds_the_fixity_audit_restore_test_and_re_check_as_jobs_only_when_an_interval_is_set() -> None:
     store, index = InMemoryObjectStore(), InMemoryIndex()
     replica = InMemoryObjectStore()
     on = await bootstrap.build(
@@ -89,10 +89,16 @@ async def test_storage_builds_the_fixity_audit_and_restore_test_as_jobs_only_whe
         replica=replica,  # type: ignore[arg-type]
         audit_replica=replica,  # type: ignore[arg-type]
     )
-    off = await bootstrap.build(StorageSettings(fixity_interval_seconds=0), store=store, index=index, replica=None)  # type: ignore[arg-type]
+    off = await bootstrap.build(
+        StorageSettings(fixity_interval_seconds=0, revalidation_interval_seconds=0),
+        store=store,  # type: ignore[arg-type]
+        index=index,  # type: ignore[arg-type]
+        replica=None,
+    )
     assert [(j.name, j.interval_seconds) for j in on.jobs] == [
         ("fixity-audit", 60),
         ("restore-test", 86400),
+        ("revalidation", 3600),
         ("outbox-relay", 5),
     ]
     assert [j.name for j in off.jobs] == ["outbox-relay"], "the outbox relay runs whether or not the audit does"
