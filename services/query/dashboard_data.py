@@ -49,6 +49,7 @@ CACHE_SECONDS = {
     "rejects": 5.0,
     "backlog": 3.0,
     "fixity": 10.0,
+    "revalidation": 10.0,
     "poison_pills": 5.0,
     "overdue": 30.0,
 }
@@ -346,6 +347,7 @@ class DashboardQueries(Protocol):
     async def throughput(self, now: datetime, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def rejects(self, now: datetime, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def fixity(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
+    async def revalidation(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]: ...
     async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]: ...
@@ -409,6 +411,7 @@ class Dashboard:
             "backlog": ((), self._backlog),
             "rejects": ((scope,), lambda: self._rejects(scope)),
             "fixity": ((scope,), lambda: self._fixity(scope)),
+            "revalidation": ((scope,), lambda: self._revalidation(scope)),
             "queues": ((scope, rows), lambda: self._queues(scope, rows)),
             "overdue": ((scope,), lambda: self._overdue(scope)),
             "poison_pills": ((scope is None,), lambda: self._poison_pills(scoped=scope is not None)),
@@ -446,6 +449,10 @@ class Dashboard:
 
     async def _fixity(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
         return fixity_part(await self.queries.fixity(scope, self.queue_rows))
+
+    async def _revalidation(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
+        # The re-check at preservation time has the fixity part's shape: packages, each one's latest result.
+        return fixity_part(await self.queries.revalidation(scope, self.queue_rows))
 
     async def _queues(self, scope: tuple[str, ...] | None, rows: int) -> dict[str, Any]:
         now = self.now()

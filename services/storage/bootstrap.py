@@ -49,11 +49,14 @@ async def build(
         closers.append(pool.close)
         index = PgIndex(pool)
     jobs = []
-    if settings.fixity_interval_seconds > 0:
-        # The audit wants the server's verdict on a damaged object at once, not minio-py's retries of a 503.
+    if settings.fixity_interval_seconds > 0 or settings.revalidation_interval_seconds > 0:
+        # The audit and the re-check want the server's verdict on a damaged object at once, not minio-py's
+        # retries of a 503.
         audit_store = audit_store or MinioObjectStore.from_settings(settings, retry_server_errors=False)
         if replica is not None and audit_replica is None:
             audit_replica = MinioObjectStore.from_settings(settings, retry_server_errors=False, site=REPLICA)
+    if settings.fixity_interval_seconds > 0:
+        assert audit_store is not None
         round_ = partial(
             fixity.scheduled_round,
             store=audit_store,
@@ -72,10 +75,11 @@ async def build(
     if settings.revalidation_interval_seconds > 0:
         # DA/T 70's four-property check at long-term preservation: every copy's fixity, then the formats and
         # opening of the files by validation's own checks (nothing repaired: that is the fixity audit's).
+        assert audit_store is not None
         revalidation_round = partial(
             revalidation.scheduled_round,
-            store=store,
-            replica=replica,
+            store=audit_store,
+            replica=audit_replica if replica is not None else None,
             index=index,
             max_age_days=settings.revalidation_max_age_days,
             batch=settings.revalidation_batch,
