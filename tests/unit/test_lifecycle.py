@@ -278,3 +278,39 @@ async def test_a_package_altered_in_the_store_fails_fixity_and_its_files_are_the
     check = await revalidation.check_package(store, row, replica=replica)
     assert (check.fixity, check.format, check.opens) == ("fail", "not_run", "not_run")
     assert "primary copy" in (check.reason or "") and "no copy verifies" in (check.reason or "")
+
+
+class _Scheduled(_Recorded):
+    """A ScheduledRevalidationIndex over one stored package: due unless re-checked since `checked_before`."""
+
+    def __init__(self, row: AuditPackageRow, *, locked: bool = False) -> None:
+        super().__init__()
+        self.row, self.locked = row, locked
+        self.asked: list[Any] = []
+        self.unlocked = 0
+
+    async def packages_for_revalidation(
+        self, *, checked_before: datetime | None = None, limit: int | None = None
+    ) -> list[AuditPackageRow]:
+        self.asked.append((checked_before, limit))
+        return [self.row]
+
+    async def try_lock(self, lock_id: int) -> Any:
+        assert lock_id == revalidation.REVALIDATION_LOCK_ID
+        return None if self.locked else "conn"
+
+    async def unlock(self, conn: Any, lock_id: int) -> None:
+        self.unlocked += 1
+
+
+async def test_a_scheduled_round_re_checks_the_due_packages_under_the_lock_and_skips_when_another_holds_it() -> None:
+    store, replica, row = await _stored_package()
+    index = _Scheduled(row)
+    await revalidation.scheduled_round(None, store=store, replica=replica, index=index, max_age_days=365, batch=7)  # type: ignore[arg-type]
+    [(before, limit)] = index.asked
+    assert limit == 7 and before is not None and (datetime.now(UTC) - before).days == 365
+    assert [r["case_key"] for r in index.rows] == [row["case_key"]] and index.unlocked == 1
+
+    busy = _Scheduled(row, locked=True)
+    await revalidation.scheduled_round(None, store=store, replica=replica, index=busy, max_age_days=365, batch=7)  # type: ignore[arg-type]
+    assert (busy.asked, busy.rows, busy.unlocked) == ([], [], 0), "another worker is re-checking"
