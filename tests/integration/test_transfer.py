@@ -216,15 +216,25 @@ def bag_bytes(folder: Path, name: str) -> bytes:
 
 
 async def test_the_receivers_acknowledgement_closes_the_set_and_the_centre_keeps_its_copy(archive, tmp_path):
-    report = await _create(archive, tmp_path, retention="D30", limit=1)
-    assert report.register is not None
-    done = _archivectl(archive.settings, "transfer", "accept", report.set_id, "--reference", "接收〔2026〕12号")
+    made = _archivectl(
+        archive.settings,
+        *("transfer", "create", "--out", str(tmp_path), "--receiver", "某市档案馆", "--retention", "D30"),
+        *("--limit", "1", "--by", "档案员"),
+    )
+    assert made.returncode == 0, made.stderr
+    [set_id] = [p.name for p in tmp_path.iterdir()]
+    assert f"transfer set {set_id}: 1 records" in made.stdout
+    bagit.Bag(str(tmp_path / set_id)).validate(processes=1)
+    done = _archivectl(archive.settings, "transfer", "accept", set_id, "--reference", "接收〔2026〕12号")
     assert done.returncode == 0, done.stderr
-    [row] = await _sql(archive.settings, "SELECT * FROM transfer_sets WHERE set_id=$1", report.set_id)
+    [row] = await _sql(archive.settings, "SELECT * FROM transfer_sets WHERE set_id=$1", set_id)
+    assert row["created_by"] == "档案员"
     assert row["status"] == "accepted" and row["acknowledgement"] == "接收〔2026〕12号"
     accepted = row["accepted_at"].astimezone(UTC)
     assert row["keep_until"].astimezone(UTC) == accepted.replace(year=accepted.year + transfer.CENTRE_COPY_YEARS)
-    again = _archivectl(archive.settings, "transfer", "accept", report.set_id, "--reference", "x")
+    listed = _archivectl(archive.settings, "transfer", "list")
+    assert next(line for line in listed.stdout.splitlines() if line.startswith(set_id)).count("accepted") == 1
+    again = _archivectl(archive.settings, "transfer", "accept", set_id, "--reference", "x")
     assert again.returncode == 1 and "already accepted" in again.stderr
     unknown = _archivectl(archive.settings, "transfer", "accept", "TS-none", "--reference", "x")
     assert unknown.returncode == 1 and "no transfer set" in unknown.stderr
