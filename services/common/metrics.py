@@ -67,6 +67,11 @@ FIXITY_REPAIRS = Counter(
 RESTORE_TESTS = Counter(
     "archive_restore_tests_total", "Packages restored from the replica and validated, by outcome.", ["outcome"]
 )
+REVALIDATIONS = Counter(
+    "archive_revalidations_total",
+    "Four-property re-checks of stored packages (at preservation time, at transfer), by purpose and outcome.",
+    ["purpose", "outcome"],
+)
 FIXITY_LOSSES = Counter(
     "archive_fixity_losses_total",
     "Packages with no intact copy at any site: loss (page someone on any increase).",

@@ -53,6 +53,7 @@ CACHE_SECONDS = {
     "backlog": 3.0,
     "fixity": 10.0,
     "restore_test": 30.0,  # a run a day; it reads restore_tests and counts the records without a replica
+    "revalidation": 10.0,
     "poison_pills": 5.0,
     "overdue": 30.0,
 }
@@ -424,6 +425,7 @@ class DashboardQueries(Protocol):
     async def rejects(self, now: datetime, departments: Sequence[str] | None) -> dict[str, Any]: ...
     async def fixity(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
     async def restore_test(self, now: datetime, days: int, departments: Sequence[str] | None) -> dict[str, Any]: ...
+    async def revalidation(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]: ...
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]: ...
     async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]: ...
@@ -489,6 +491,7 @@ class Dashboard:
             "rejects": ((scope,), lambda: self._rejects(scope)),
             "fixity": ((scope,), lambda: self._fixity(scope)),
             "restore_test": ((scope,), lambda: self._restore_test(scope)),
+            "revalidation": ((scope,), lambda: self._revalidation(scope)),
             "queues": ((scope, rows), lambda: self._queues(scope, rows)),
             "overdue": ((scope,), lambda: self._overdue(scope)),
             "poison_pills": ((scope is None,), lambda: self._poison_pills(scoped=scope is not None)),
@@ -531,6 +534,10 @@ class Dashboard:
         now = self.now()
         raw = await self.queries.restore_test(now, RESTORE_TEST_WINDOW_DAYS, scope)
         return restore_test_part(raw, now, replica_configured=self.replica_configured)
+
+    async def _revalidation(self, scope: tuple[str, ...] | None) -> dict[str, Any]:
+        # The re-check at preservation time has the fixity part's shape: packages, each one's latest result.
+        return fixity_part(await self.queries.revalidation(scope, self.queue_rows))
 
     async def _queues(self, scope: tuple[str, ...] | None, rows: int) -> dict[str, Any]:
         now = self.now()

@@ -105,6 +105,11 @@ def manifest(entries: Sequence[PayloadEntry]) -> bytes:
     return "".join(f"{e.sha256}  {_bagit_path(e.path)}\n" for e in entries).encode("utf-8")
 
 
+def manifest_sm3(entries: Sequence[PayloadEntry]) -> bytes:
+    """The same manifest with SM3 digests (manifest-sm3.txt of a transfer set, docs/lifecycle.md)."""
+    return "".join(f"{e.sm3}  {_bagit_path(e.path)}\n" for e in entries).encode("utf-8")
+
+
 def parse_manifest(content: bytes) -> dict[str, str]:
     """path → digest of a BagIt manifest."""
     out: dict[str, str] = {}

@@ -20,8 +20,11 @@ __all__ = [
     "ObjectStore",
     "RecordIndex",
     "RestoreIndex",
+    "RevalidationIndex",
     "ScheduledAuditIndex",
+    "ScheduledRevalidationIndex",
     "StorageIndex",
+    "TransferIndex",
 ]
 
 
@@ -101,5 +104,65 @@ class RestoreIndex(Protocol):
     async def unlock(self, conn: Any, lock_id: int) -> None: ...
 
 
-class StorageIndex(RecordIndex, ScheduledAuditIndex, RestoreIndex, Protocol):
-    """The index port of the whole service: the step's, the audit's and the restore test's (PgIndex is one)."""
+class RevalidationIndex(Protocol):
+    """Where a four-property re-check of a package is recorded: its `revalidations` row and its PREMIS events
+    (rows of preservation_events without case key and seq), in one transaction."""
+
+    async def record_revalidation(self, row: dict[str, Any], events: Sequence[dict[str, Any]]) -> None: ...
+
+
+class ScheduledRevalidationIndex(RevalidationIndex, Protocol):
+    """What a scheduled re-check round needs besides writing results: the due packages and the lock."""
+
+    async def packages_for_revalidation(
+        self, *, checked_before: datetime | None = None, limit: int | None = None
+    ) -> list[AuditPackageRow]: ...
+
+    async def try_lock(self, lock_id: int) -> Any: ...
+
+    async def unlock(self, conn: Any, lock_id: int) -> None: ...
+
+
+class StorageIndex(RecordIndex, ScheduledAuditIndex, RestoreIndex, ScheduledRevalidationIndex, Protocol):
+    """The index port of the whole service: the step's, the audit's, the restore test's and the preservation
+    re-check's (PgIndex is one)."""
+
+
+class TransferIndex(RevalidationIndex, Protocol):
+    """What `archivectl transfer` needs (services/storage/transfer.py); PgIndex is one."""
+
+    async def records_for_transfer(
+        self,
+        *,
+        year: int | None,
+        retention: str | None,
+        category_code: str | None,
+        department_code: str | None,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
+        """Records not transferred yet that match: AuditPackageRow's keys plus case_title, year, retention,
+        category_code, department_code."""
+        ...
+
+    async def record_transfer_set(
+        self, set_row: dict[str, Any], record_rows: Sequence[dict[str, Any]], events: dict[str, dict[str, Any]]
+    ) -> None:
+        """The set, its records and a PREMIS event per record (case key → event), in one transaction."""
+        ...
+
+    async def transfer_set(self, set_id: str) -> dict[str, Any] | None: ...
+
+    async def transfer_set_cases(self, set_id: str) -> list[str]: ...
+
+    async def accept_transfer_set(
+        self,
+        set_id: str,
+        *,
+        accepted_at: datetime,
+        accepted_by: str,
+        acknowledgement: str,
+        keep_until: datetime,
+        events: dict[str, dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """Close a set that is still open (None: it was not), with a PREMIS event per record."""
+        ...

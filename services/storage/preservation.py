@@ -31,6 +31,9 @@ EVENT_TYPES: dict[str, str | None] = {
     "information package creation": "inf",
     "fixity check": "fix",
     "replication": "rep",  # a copy written to the second site, or a bad copy rewritten from the good one
+    # A package copied into a transfer set for the state archives, and the receiver's acknowledgement
+    # (docs/lifecycle.md); its code in the LoC vocabulary was not verifiable offline, so no URI is claimed.
+    "transfer": None,
 }
 
 SUCCESS, WARNING, FAILURE, NOT_PERFORMED = "success", "warning", "failure", "not performed"

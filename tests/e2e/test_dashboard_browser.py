@@ -204,6 +204,7 @@ return {
   restore_failure_case: document.getElementById("restore-test-failure-case").textContent,
   restore_failure_reason: document.getElementById("restore-test-failure-reason").textContent,
   restore_command: document.getElementById("restore-test-command").textContent,
+  revalidation_packages: value("revalidation-packages"),
   reject_codes: Object.fromEntries([...document.querySelectorAll('[data-testid="reject-defect-row"]')].map(
     (r) => [r.dataset.code, Number(r.querySelector('[data-testid="reject-last-24-hours"]').dataset.value)])),
   banner: document.getElementById("error-banner").hidden ? null : document.getElementById("error-banner").textContent,
@@ -315,14 +316,16 @@ def test_an_operator_watches_a_batch_flow_and_resolves_a_quarantine_entry(browse
 
         # The slower parts catch up too (they are cached for a few seconds): the approval topic's end offset
         # counts the batch, the batch's defect is among the rejects of the last 24 hours, and the archived
-        # records are packages the fixity status counts.
+        # records are packages the fixity status and the checks at preservation time count.
         wait_for(
             browser,
-            "the batch in the capture topic's end offset, AUTH-DIGEST-SHA256 among the rejects, packages in fixity",
+            "the batch in the capture topic's end offset, AUTH-DIGEST-SHA256 among the rejects, packages in fixity "
+            "and in the checks at preservation time",
             lambda p: (
                 p["backlog_end"].get("capture", 0) >= CASES
                 and p["reject_codes"].get("AUTH-DIGEST-SHA256", 0) >= 1
                 and (p["fixity_packages"] or 0) >= 1
+                and (p["revalidation_packages"] or 0) >= 1
                 and p["banner"] is None
             ),
             PAGE_TIMEOUT,

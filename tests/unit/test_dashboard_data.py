@@ -434,6 +434,19 @@ class FakeQueries:
         self._call("restore_test", departments)
         return _restore_raw(last_run_failed=0, last_run_passed=5, newest_failure=None, window_failed=0)
 
+    async def revalidation(self, departments, failed_limit):  # type: ignore[no-untyped-def]
+        self._call("revalidation", departments)
+        return {
+            "packages": 5,
+            "checked": 2,
+            "passed": 1,
+            "failed": 1,
+            "last_checked_at": NOW,
+            "failed_packages": [
+                {"case_key": "p/1/r1", "archival_code": "Z", "case_title": "t", "checked_at": NOW, "reason": "x"}
+            ],
+        }
+
     async def queues(self, departments, oldest):  # type: ignore[no-untyped-def]
         self._call("queues", departments)
         return {"quarantine_open": 0, "quarantine_oldest": [], "reviews_waiting": 0, "reviews_oldest": []}
@@ -470,12 +483,24 @@ def _dashboard(queries: FakeQueries, lag: FakeLag) -> Dashboard:
 async def test_a_snapshot_has_every_part():
     snapshot = await _dashboard(FakeQueries(), FakeLag()).snapshot()
     assert snapshot["generated_at"] == "2026-11-25T10:30:42Z"
-    for part in ("throughput", "backlog", "rejects", "fixity", "restore_test", "queues", "poison_pills"):
+    for part in (
+        "throughput",
+        "backlog",
+        "rejects",
+        "fixity",
+        "restore_test",
+        "revalidation",
+        "queues",
+        "poison_pills",
+    ):
         assert snapshot[part]["ok"] is True, part
         assert snapshot[part]["as_of"] == "2026-11-25T10:30:42Z", part
     assert snapshot["backlog"]["total_lag"] == 4 * 2
     assert snapshot["fixity"]["status"] == "unchecked"
     assert snapshot["restore_test"]["status"] == "ok" and snapshot["restore_test"]["last_run"]["tested"] == 5
+    revalidation = snapshot["revalidation"]
+    assert (revalidation["status"], revalidation["never_checked"], revalidation["failed"]) == ("failed", 3, 1)
+    assert revalidation["failed_packages"][0]["case_key"] == "p/1/r1"
     assert snapshot["poison_pills"]["latest"][0]["offset"] == 17
 
 
@@ -513,6 +538,7 @@ async def test_pollers_share_one_query_per_part_while_it_is_fresh_and_a_failure_
         "queues",
         "rejects",
         "restore_test",
+        "revalidation",
         "throughput",
     ]
     assert lag.calls == 1

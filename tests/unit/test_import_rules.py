@@ -19,8 +19,10 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("capture", "validation", "classification", "storage", "query")
-# What one service may use of another: classification's review decision, which the query API offers too.
-PUBLISHED = {"services.classification.review"}
+# What one service may use of another: classification's review decision, which the query API offers too;
+# validation's re-check of archived files (format still accepted, file still opens), which storage runs at
+# transfer and at preservation time.
+PUBLISHED = {"services.classification.review", "services.validation.recheck"}
 IO_LIBRARIES = {"faust", "aiokafka", "minio", "asyncpg", "httpx", "fastapi", "urllib3", "uvicorn", "mode"}
 TOOLS = ("archivectl", "samples", "bench", "tests")
 

@@ -3,6 +3,7 @@ store's one "unreadable" error is as transient as what it wraps."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -78,7 +79,7 @@ async def test_rounds_repeat_every_interval_until_cancelled() -> None:
     assert (rounds, slept) == (3, [7.5] * 4), "the first round after one interval"
 
 
-async def test_storage_builds_the_fixity_audit_and_restore_test_as_jobs_only_when_an_interval_is_set() -> None:
+async def test_storage_builds_the_fixity_audit_restore_test_and_re_check_as_jobs_only_when_an_interval_is_set() -> None:
     store, index = InMemoryObjectStore(), InMemoryIndex()
     replica = InMemoryObjectStore()
     on = await bootstrap.build(
@@ -89,15 +90,38 @@ async def test_storage_builds_the_fixity_audit_and_restore_test_as_jobs_only_whe
         replica=replica,  # type: ignore[arg-type]
         audit_replica=replica,  # type: ignore[arg-type]
     )
-    off = await bootstrap.build(StorageSettings(fixity_interval_seconds=0), store=store, index=index, replica=None)  # type: ignore[arg-type]
+    off = await bootstrap.build(
+        StorageSettings(fixity_interval_seconds=0, revalidation_interval_seconds=0),
+        store=store,  # type: ignore[arg-type]
+        index=index,  # type: ignore[arg-type]
+        replica=None,
+    )
     assert [(j.name, j.interval_seconds) for j in on.jobs] == [
         ("fixity-audit", 60),
         ("restore-test", 86400),
+        ("revalidation", 3600),
         ("outbox-relay", 5),
     ]
     assert [j.name for j in off.jobs] == ["outbox-relay"], "the outbox relay runs whether or not the audit does"
     assert StorageSettings().archive_bucket in store.locked, "the archive bucket is made at start-up, with object lock"
     assert StorageSettings().archive_bucket in replica.locked, "on the replica too"
+
+
+async def test_the_re_check_reads_through_the_stores_that_answer_a_damaged_object_at_once() -> None:
+    """Like the fixity audit, the re-check must get the server's verdict on a damaged object at once, not
+    minio-py's retries of a 503 (minutes per package): its job gets the audit's stores, also with the audit off."""
+    store, audit, replica, audit_replica = (InMemoryObjectStore() for _ in range(4))
+    built = await bootstrap.build(
+        StorageSettings(fixity_interval_seconds=0, restore_test_interval_seconds=0),
+        store=store,  # type: ignore[arg-type]
+        index=InMemoryIndex(),  # type: ignore[arg-type]
+        audit_store=audit,  # type: ignore[arg-type]
+        replica=replica,  # type: ignore[arg-type]
+        audit_replica=audit_replica,  # type: ignore[arg-type]
+    )
+    [job] = [j for j in built.jobs if j.name == "revalidation"]
+    assert isinstance(job.run, partial)
+    assert job.run.keywords["store"] is audit and job.run.keywords["replica"] is audit_replica
 
 
 def _s3(code: str) -> S3Error:

@@ -160,6 +160,38 @@ class PgDashboardQueries:
             **dict(replica),
         }
 
+    async def revalidation(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]:
+        """Packages and the outcome of each one's latest four-property re-check (at preservation time or at
+        transfer: services/storage/revalidation.py), in the fixity part's shape."""
+        scope = _scope(departments)
+        latest = """SELECT DISTINCT ON (v.case_key) v.case_key, v.outcome, v.checked_at, v.reason
+                    FROM revalidations v ORDER BY v.case_key, v.checked_at DESC, v.id DESC"""
+        async with self.pool.acquire() as conn:
+            summary = await conn.fetchrow(
+                f"""WITH latest AS ({latest})
+                    SELECT
+                      (SELECT count(*) FROM records r WHERE r.package_key IS NOT NULL AND {_RECORD_SCOPE})
+                        AS packages,
+                      count(l.case_key) AS checked,
+                      count(*) FILTER (WHERE l.outcome = 'pass') AS passed,
+                      count(*) FILTER (WHERE l.outcome = 'fail') AS failed,
+                      max(l.checked_at) AS last_checked_at
+                    FROM latest l JOIN records r ON r.case_key = l.case_key
+                    WHERE r.package_key IS NOT NULL AND {_RECORD_SCOPE}""",
+                scope,
+            )
+            failed = await conn.fetch(
+                f"""WITH latest AS ({latest})
+                    SELECT l.case_key, r.archival_code, r.case_title, l.checked_at, l.reason
+                    FROM latest l JOIN records r ON r.case_key = l.case_key
+                    WHERE l.outcome = 'fail' AND {_RECORD_SCOPE}
+                    ORDER BY l.checked_at DESC, l.case_key
+                    LIMIT $2""",
+                scope,
+                failed_limit,
+            )
+        return {**dict(summary), "failed_packages": [dict(r) for r in failed]}
+
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]:
         """Messages set aside after K worker deaths: how many (ever, last 24 h) and the latest `latest`."""
         async with self.pool.acquire() as conn:

@@ -149,6 +149,33 @@
     );
   }
 
+  // The re-check at preservation time (fixity, format still accepted, file still opens): the fixity
+  // part's shape, drawn into the elements named `revalidation-…`.
+  function drawRevalidation(f) {
+    const part = "revalidation";
+    const ok = showPartError(part, f);
+    for (const name of ["packages", "checked", "passed", "failed", "never_checked"]) {
+      setNumber(`${part}-${name.replace("_", "-")}`, ok ? f[name] : null);
+    }
+    $(`${part}-last-checked`).textContent = ok ? formatTime(f.last_checked_at) : "—";
+    const status = $(`${part}-status`);
+    const labels = { ok: "正常 OK", failed: "未通过 FAILED", unchecked: "未检测 not yet checked" };
+    status.textContent = ok ? labels[f.status] || f.status : "—";
+    status.dataset.status = ok ? f.status : "unknown";
+    const failed = ok ? f.failed_packages : [];
+    $(`${part}-failed-table`).hidden = failed.length === 0;
+    replaceRows(`${part}-failed`, $(`${part}-failed-rows`), failed, (p) =>
+      el(
+        "tr",
+        { "data-case-key": p.case_key },
+        el("td", {}, el("code", {}, p.archival_code)),
+        el("td", {}, p.case_title),
+        el("td", {}, formatTime(p.checked_at)),
+        el("td", {}, p.reason || "")
+      )
+    );
+  }
+
   function drawFixity(f) {
     const ok = showPartError("fixity", f);
     for (const name of ["packages", "checked", "passed", "failed", "never_checked"]) {
@@ -348,6 +375,7 @@
       drawRejects(data.rejects);
       drawFixity(data.fixity);
       if (data.restore_test) drawRestoreTest(data.restore_test);
+      if (data.revalidation) drawRevalidation(data.revalidation);
       drawPoisonPills(data.poison_pills);
       drawQueues(data.queues);
       if (data.overdue) drawOverdue(data.overdue);

@@ -23,6 +23,12 @@ from services.common.runner import Publisher
 from services.common.settings import ArchiveSettings
 from services.storage.ports import AuditPackageRow
 
+# What a fixity check (and a re-check) needs of a record: AuditPackageRow's columns but its last check.
+_AUDIT_COLUMNS = """r.case_key, r.source_platform, r.case_number, r.revision, r.archival_code,
+                   r.package_bucket, r.package_prefix, r.package_key, r.package_version_id, r.replica_version_id,
+                   r.package_sha256,
+                   r.manifest_sha256, r.file_count, r.total_bytes, r.retain_until, r.legal_hold"""
+
 
 class PgIndex:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -124,11 +130,8 @@ class PgIndex:
     ) -> list[AuditPackageRow]:
         """Packages to audit: all, or those whose last fixity check is older than `checked_before`
         (never-checked first, then the longest unchecked)."""
-        sql = """
-            SELECT r.case_key, r.source_platform, r.case_number, r.revision, r.archival_code,
-                   r.package_bucket, r.package_prefix, r.package_key, r.package_version_id, r.replica_version_id,
-                   r.package_sha256,
-                   r.manifest_sha256, r.file_count, r.total_bytes, r.retain_until, r.legal_hold, last.checked_at
+        sql = f"""
+            SELECT {_AUDIT_COLUMNS}, last.checked_at
             FROM records r
             LEFT JOIN LATERAL (SELECT max(checked_at) AS checked_at FROM fixity_checks f
                                WHERE f.case_key = r.case_key) last ON true
@@ -162,10 +165,7 @@ class PgIndex:
             raise ValueError(f"not a copy's version column: {column}")
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"UPDATE records SET {column}=$2 WHERE case_key=$1", case_key, version_id)
-            seq = await conn.fetchval(
-                "SELECT coalesce(max(seq), 0) + 1 FROM preservation_events WHERE case_key=$1", case_key
-            )
-            await _insert_many(conn, "preservation_events", [{"case_key": case_key, "seq": seq, **event}])
+            await _append_events(conn, case_key, [event])
             await record_fixity_check(conn, check)
 
     async def record_copy_version(self, case_key: str, *, column: str, version_id: str) -> None:
@@ -190,6 +190,109 @@ class PgIndex:
 
     async def record_restore_test(self, row: dict[str, Any]) -> None:
         await _insert_many(self.pool, "restore_tests", [row])
+
+    # --- re-checks at preservation time and at transfer -------------------------------------------------
+
+    async def packages_for_revalidation(
+        self, *, checked_before: datetime | None = None, limit: int | None = None
+    ) -> list[AuditPackageRow]:
+        """Packages to re-check: all, or those whose last re-check (at preservation time or at transfer) is
+        older than `checked_before` (never-checked first, then the longest unchecked)."""
+        sql = f"""
+            SELECT {_AUDIT_COLUMNS}, last.checked_at
+            FROM records r
+            LEFT JOIN LATERAL (SELECT max(checked_at) AS checked_at FROM revalidations v
+                               WHERE v.case_key = r.case_key) last ON true
+            WHERE r.package_key IS NOT NULL AND ($1::timestamptz IS NULL OR last.checked_at IS NULL
+                  OR last.checked_at < $1)
+            ORDER BY last.checked_at NULLS FIRST, r.case_key
+        """
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [cast(AuditPackageRow, dict(r)) for r in await self.pool.fetch(sql, checked_before)]
+
+    async def record_revalidation(self, row: dict[str, Any], events: Sequence[dict[str, Any]]) -> None:
+        """The re-check's row and its PREMIS events (the case's next events), in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _append_events(conn, row["case_key"], events)
+            await _insert_many(conn, "revalidations", [{**row, "files": json.dumps(row["files"], ensure_ascii=False)}])
+
+    # --- transfer to the state archives -----------------------------------------------------------------
+
+    async def records_for_transfer(
+        self,
+        *,
+        year: int | None,
+        retention: str | None,
+        category_code: str | None,
+        department_code: str | None,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
+        """Records in no transfer set yet, by the archival code's year, retention, category and department."""
+        sql = f"""
+            SELECT {_AUDIT_COLUMNS}, NULL::timestamptz AS checked_at, r.case_title, c.year, r.retention,
+                   r.category_code, r.department_code
+            FROM records r JOIN archival_codes c ON c.case_key = r.case_key
+            WHERE r.package_key IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM transfer_set_records t WHERE t.case_key = r.case_key)
+              AND ($1::int IS NULL OR c.year = $1) AND ($2::text IS NULL OR r.retention = $2)
+              AND ($3::text IS NULL OR r.category_code = $3) AND ($4::text IS NULL OR r.department_code = $4)
+            ORDER BY r.archival_code
+        """
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = await self.pool.fetch(sql, year, retention, category_code, department_code)
+        return [dict(r) for r in rows]
+
+    async def record_transfer_set(
+        self, set_row: dict[str, Any], record_rows: Sequence[dict[str, Any]], events: dict[str, dict[str, Any]]
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _insert_many(conn, "transfer_sets", [{**set_row, "selection": json.dumps(set_row["selection"])}])
+            await _insert_many(conn, "transfer_set_records", record_rows)
+            for case_key, event in sorted(events.items()):
+                await _append_events(conn, case_key, [event])
+
+    async def transfer_set(self, set_id: str) -> dict[str, Any] | None:
+        row = await self.pool.fetchrow("SELECT * FROM transfer_sets WHERE set_id=$1", set_id)
+        return {**dict(row), "selection": json.loads(row["selection"])} if row else None
+
+    async def transfer_set_cases(self, set_id: str) -> list[str]:
+        rows = await self.pool.fetch(
+            "SELECT case_key FROM transfer_set_records WHERE set_id=$1 ORDER BY case_key", set_id
+        )
+        return [r["case_key"] for r in rows]
+
+    async def transfer_sets(self) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch("SELECT * FROM transfer_sets ORDER BY created_at DESC")
+        return [{**dict(r), "selection": json.loads(r["selection"])} for r in rows]
+
+    async def accept_transfer_set(
+        self,
+        set_id: str,
+        *,
+        accepted_at: datetime,
+        accepted_by: str,
+        acknowledgement: str,
+        keep_until: datetime,
+        events: dict[str, dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """UPDATE transfer_sets SET status='accepted', accepted_at=$2, accepted_by=$3, acknowledgement=$4,
+                          keep_until=$5
+                   WHERE set_id=$1 AND status='created' RETURNING *""",
+                set_id,
+                accepted_at,
+                accepted_by,
+                acknowledgement,
+                keep_until,
+            )
+            if row is None:
+                return None
+            for case_key, event in sorted(events.items()):
+                await _append_events(conn, case_key, [event])
+        return {**dict(row), "selection": json.loads(row["selection"])}
 
     async def try_lock(self, lock_id: int) -> asyncpg.Connection | None:
         """A session advisory lock held on a dedicated connection (release with `unlock`), or None."""
@@ -234,6 +337,15 @@ async def _link_revisions(
         platform,
         case_number,
     )
+
+
+async def _append_events(conn: asyncpg.Connection, case_key: str, events: Sequence[dict[str, Any]]) -> None:
+    """Append PREMIS events to the case's preservation events, numbered after the last one (under a lock on
+    the case, so two writers do not take the same number)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('preservation_events'), hashtext($1))", case_key)
+    seq = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM preservation_events WHERE case_key=$1", case_key)
+    rows = [{"case_key": case_key, "seq": seq + n, **event} for n, event in enumerate(events, start=1)]
+    await _insert_many(conn, "preservation_events", rows)
 
 
 async def _insert_many(conn: Any, table: str, rows: Sequence[dict[str, Any]]) -> None:

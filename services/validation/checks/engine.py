@@ -19,7 +19,7 @@ They are tried in that order, then the function runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -329,6 +329,20 @@ def run_catalogue(evidence: CaseEvidence, rules: ItemRules) -> list[CheckResult]
             if c.scope is Scope.FILE:
                 finding = skip(_SWITCHED_OFF) if c.code in rules.disabled_checks else c.on_file(ev, evidence, rules)
                 results.append(_result(c, finding, rules, ev.file))
+    return results
+
+
+def run_file_checks(evidence: CaseEvidence, rules: ItemRules, codes: Sequence[str]) -> list[CheckResult]:
+    """The file checks `codes` only, on every file of `evidence`, exactly as `run_catalogue` runs them (the
+    re-check of an archived file at transfer and at preservation time: services/validation/recheck.py)."""
+    chosen = [CATALOGUE[code] for code in codes]
+    if any(c.scope is not Scope.FILE for c in chosen):
+        raise ValueError(f"not all of {list(codes)} are file checks")
+    results: list[CheckResult] = []
+    for ev in evidence.files:
+        for c in chosen:
+            finding = skip(_SWITCHED_OFF) if c.code in rules.disabled_checks else c.on_file(ev, evidence, rules)
+            results.append(_result(c, finding, rules, ev.file))
     return results
 
 
