@@ -147,7 +147,9 @@ def check_decision(
     if not is_due(record, now):
         ends = expiry(record.retention, record.completed_at)
         when = "never ends (permanent)" if ends is None else f"ends {ends.isoformat()}"
-        raise DispositionRefused(f"{record.case_key} is not due for disposition: its retention {record.retention} {when}")
+        raise DispositionRefused(
+            f"{record.case_key} is not due for disposition: its retention {record.retention} {when}"
+        )
     if any(p.case_key == record.case_key for p in pending):
         raise DispositionRefused(f"{record.case_key} has a destruction proposal pending; approve or withdraw it first")
     if decision is Decision.EXTEND:
@@ -177,7 +179,9 @@ def new_retention_of(decision: Decision, record: RecordState, new_retention: str
     return record.retention
 
 
-def check_approval(proposal: Proposal, approver: Actor, record: RecordState, holds: Sequence[Hold], now: datetime) -> None:
+def check_approval(
+    proposal: Proposal, approver: Actor, record: RecordState, holds: Sequence[Hold], now: datetime
+) -> None:
     """The two-person rule: another key, another person, the approving role; nothing held; still due."""
     if proposal.status is not Status.PROPOSED:
         raise DispositionRefused(f"proposal #{proposal.decision_id} is {proposal.status}, not waiting for approval")
@@ -202,7 +206,9 @@ def check_approval(proposal: Proposal, approver: Actor, record: RecordState, hol
 def check_execution(proposal: Proposal, record: RecordState, holds: Sequence[Hold], now: datetime) -> None:
     """Destroy only what was approved, is still due, is not held, and whose package lock has run out."""
     if proposal.status is not Status.APPROVED:
-        raise DispositionRefused(f"proposal #{proposal.decision_id} is {proposal.status}; only an approved one is executed")
+        raise DispositionRefused(
+            f"proposal #{proposal.decision_id} is {proposal.status}; only an approved one is executed"
+        )
     _not_held(record, holds)
     if not is_due(record, now):
         ends = expiry(record.retention, record.completed_at)

@@ -10,12 +10,13 @@ from typing import Any, Protocol, TypedDict
 from contracts.envelope import CloudEvent
 from contracts.v1 import SupersededRevision
 from services.common.adapters.fixity_log import FixityCheckRow
-from services.common.adapters.object_store import ObjectStore
+from services.common.adapters.object_store import ObjectStore, ObjectVersion
 from services.common.runner import Publisher
 
 __all__ = [
     "AuditIndex",
     "AuditPackageRow",
+    "DisposableStore",
     "FixityCheckRow",
     "ObjectStore",
     "RecordIndex",
@@ -98,3 +99,14 @@ class RestoreIndex(Protocol):
 
 class StorageIndex(RecordIndex, ScheduledAuditIndex, RestoreIndex, Protocol):
     """The index port of the whole service: the step's, the audit's and the restore test's (PgIndex is one)."""
+
+
+class DisposableStore(Protocol):
+    """What disposition needs of a site's object store (MinioObjectStore is one): the versions of a
+    package key, deleting one (refused by the server while locked: ObjectLocked), lengthening a lock."""
+
+    async def list_versions(self, bucket: str, prefix: str = "") -> list[ObjectVersion]: ...
+    async def delete_version(self, bucket: str, key: str, version_id: str | None) -> None: ...
+    async def extend_lock(
+        self, bucket: str, key: str, version_id: str | None, *, retain_until: datetime, legal_hold: bool = False
+    ) -> None: ...

@@ -31,6 +31,7 @@ EVENT_TYPES: dict[str, str | None] = {
     "information package creation": "inf",
     "fixity check": "fix",
     "replication": "rep",  # a copy written to the second site, or a bad copy rewritten from the good one
+    "deletion": "del",  # the package destroyed at the end of its retention (docs/lifecycle.md)
 }
 
 SUCCESS, WARNING, FAILURE, NOT_PERFORMED = "success", "warning", "failure", "not performed"

@@ -103,10 +103,16 @@ class PgIndex:
 
         Archival codes are upserted from the packages, and each series' counter is raised to the highest
         item number archived in it; codes of cases not archived yet (classified, in flight) are kept, so
-        they are not handed out again. Fixity-check history is not in the packages and is left alone."""
+        they are not handed out again. Fixity-check history is not in the packages and is left alone, and
+        so are the tombstones of destroyed records with their preservation events."""
         count = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("TRUNCATE preservation_events, record_files, records")
+            await conn.execute("TRUNCATE record_files, records")
+            # A destroyed record's preservation events (its PREMIS deletion event last) are in no package
+            # any more: they stay, beside its tombstone (docs/lifecycle.md).
+            await conn.execute(
+                "DELETE FROM preservation_events WHERE case_key NOT IN (SELECT case_key FROM record_tombstones)"
+            )
             for rows in packages:
                 await _ensure_code(conn, rows.code, overwrite=True)
                 record = {**rows.record, "archived_event": json.dumps(rows.archived_event, ensure_ascii=False)}

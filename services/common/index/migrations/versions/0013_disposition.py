@@ -8,7 +8,7 @@ Create Date: 2026-12-02
 The tables have no foreign key to `records` on purpose: a destroyed record's row leaves `records`, and
 its decisions, holds and tombstone stay; the index rebuild (which empties `records`) leaves them alone.
 Preservation events of a destroyed record stay too (its PREMIS deletion event above all), so their
-foreign key to `records` is dropped.
+foreign key to `records` is dropped. Keys of the new role `approver` (the two-person rule) are allowed.
 """
 
 from alembic import op
@@ -90,9 +90,18 @@ def upgrade() -> None:
         """
     )
     op.execute("ALTER TABLE preservation_events DROP CONSTRAINT IF EXISTS preservation_events_case_key_fkey")
+    # The approving role of the two-person rule (services/query/access.py Role.APPROVER).
+    op.execute(
+        """ALTER TABLE api_keys DROP CONSTRAINT api_keys_role_check, ADD CONSTRAINT api_keys_role_check
+           CHECK (role IN ('operator', 'auditor', 'supervision', 'platform', 'approver'))"""
+    )
 
 
 def downgrade() -> None:
+    op.execute(
+        """ALTER TABLE api_keys DROP CONSTRAINT api_keys_role_check, ADD CONSTRAINT api_keys_role_check
+           CHECK (role IN ('operator', 'auditor', 'supervision', 'platform')) NOT VALID"""
+    )
     op.execute("DROP TABLE record_tombstones, legal_holds, disposition_decisions")
     op.execute(
         "ALTER TABLE preservation_events ADD CONSTRAINT preservation_events_case_key_fkey "
