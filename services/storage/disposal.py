@@ -25,13 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from contracts.envelope import CloudEvent, derived_event_id
 from contracts.v1 import CaseIdentity, DisposedEvent, DisposedRecord, topics
 from services.common.adapters.object_store import ObjectLocked
 from services.common.runner import Publisher
 from services.storage import domain
 from services.storage.adapters.disposition_store import PgDispositionStore, record_state
-from services.storage.copies import Site
+from services.storage.copies import PRIMARY, REPLICA
 from services.storage.disposition import (
     PERMANENT,
     Actor,
@@ -49,6 +51,8 @@ from services.storage.disposition import (
 from services.storage.ports import DisposableStore
 from services.storage.preservation import SUCCESS, event_type_uri
 
+__all__ = ["PRIMARY", "REPLICA", "DisposalSite", "approve", "decide", "due", "execute", "execute_approved"]
+
 SERVICE = "storage"
 AGENT = "urn:approval-archive:disposition"
 
@@ -64,13 +68,9 @@ class DisposalSite:
     store: DisposableStore
 
 
-def disposal_sites(sites: Sequence[Site]) -> list[DisposalSite]:
-    out = []
-    for site in sites:
-        if not all(hasattr(site.store, m) for m in ("list_versions", "delete_version", "extend_lock")):
-            raise TypeError(f"the {site.name} object store cannot delete or re-lock versions")
-        out.append(DisposalSite(site.name, site.store))  # type: ignore[arg-type]  # checked just above
-    return out
+def disposition_store(pool: asyncpg.Pool) -> PgDispositionStore:
+    """The disposition store on a pool the caller owns (the query API lends its own; never closed here)."""
+    return PgDispositionStore(pool)
 
 
 # --- due -------------------------------------------------------------------------------------------------

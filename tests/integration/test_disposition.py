@@ -326,3 +326,59 @@ async def test_keep_and_extend_lengthen_the_lock_on_both_sites_and_end_the_due(w
         await disposal.decide(
             world.disposition, world.case_key("kept"), Decision.DESTROY, reason="r", actor=OPERATOR, now=now
         )
+
+
+async def test_the_api_lists_due_records_and_takes_a_proposal_and_a_second_keys_approval(world: World) -> None:
+    from services.query.adapters.api_keys import PgApiKeys
+    from services.query.config import QuerySettings
+    from tests.integration.test_query_api import serving
+
+    await world.archive("api")
+    case_key = world.case_key("api")
+    keys = PgApiKeys(world.index.pool)
+    key = {
+        role: await keys.create(f"接口测试 {role}", role, sharing_levels=["01", "02", "03"], created_by="test")
+        for role in ("operator", "approver", "auditor")
+    }
+    settings = QuerySettings(namespace=world.settings.namespace)
+    async with serving(settings) as url:
+
+        def client(role: str) -> Any:
+            import httpx
+
+            headers = {"Authorization": f"Bearer {key[role]}"}
+            return httpx.AsyncClient(base_url=url, headers=headers, timeout=60, trust_env=False)
+
+        async with client("auditor") as c:
+            listed = (await c.get("/api/v1/disposition/due")).json()["items"]
+        mine = [i for i in listed if i["case_key"] == case_key]
+        assert mine and mine[0]["retention"] == "D10" and mine[0]["pending"] is None
+        path = f"/api/v1/disposition/{case_key}/decide"
+        async with client("approver") as c:  # the approver does not propose
+            assert (await c.post(path, json={"decision": "destroy", "reason": "到期"})).status_code == 403
+        async with client("operator") as c:
+            missing = await c.post(path, json={"decision": "destroy", "reason": " "})
+            assert missing.status_code == 422 and "reason" in missing.text
+            proposed = await c.post(path, json={"decision": "destroy", "reason": "保管期限已满"})
+            assert proposed.status_code == 200, proposed.text
+            proposal = proposed.json()
+            assert proposal["status"] == "proposed" and proposal["proposed_by"] == "接口测试 operator"
+            approve = f"/api/v1/disposition/proposals/{proposal['id']}/approve"
+            assert (await c.post(approve)).status_code == 403  # operators hold no approving permission
+        async with client("approver") as c:
+            approved = await c.post(approve)
+            assert approved.status_code == 200, approved.text
+            assert approved.json()["status"] == "approved" and approved.json()["approved_by"] == "接口测试 approver"
+            again = await c.post(approve)
+            assert again.status_code == 422 and "not waiting" in again.text
+        async with client("auditor") as c:
+            listed = (await c.get("/api/v1/disposition/due")).json()["items"]
+        [mine] = [i for i in listed if i["case_key"] == case_key]
+        assert mine["pending"] == {"decision_id": proposal["id"], "status": "approved"}
+    rows = await world.index.pool.fetch(
+        "SELECT action, status, principal, detail FROM audit_log WHERE target=$1 ORDER BY seq", case_key
+    )
+    assert [(r["action"], r["status"]) for r in rows if r["status"] == 200] == [
+        ("disposition.decide", 200),
+        ("disposition.approve", 200),
+    ]
