@@ -375,6 +375,10 @@ async def test_the_api_lists_due_records_and_takes_a_proposal_and_a_second_keys_
             listed = (await c.get("/api/v1/disposition/due")).json()["items"]
         [mine] = [i for i in listed if i["case_key"] == case_key]
         assert mine["pending"] == {"decision_id": proposal["id"], "status": "approved"}
+        async with client("auditor") as c:  # the dashboard shows the same list
+            part = (await c.get("/api/v1/dashboard")).json()["disposition"]
+        assert part["ok"] is True and part["due"] == len(listed) and part["approved"] >= 1
+        assert case_key in {r["case_key"] for r in part["oldest"]} or len(part["oldest"]) < part["due"]
     rows = await world.index.pool.fetch(
         "SELECT action, status, principal, detail FROM audit_log WHERE target=$1 ORDER BY seq", case_key
     )
