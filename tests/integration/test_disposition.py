@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +42,7 @@ from tests.integration.test_query_api import sample_record
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
 ELEVEN_YEARS = 11 * 366  # days: a D10 period completed that long ago ended about a year ago
 LOCK_AHEAD = timedelta(seconds=6)  # how far ahead of the real clock the short-lived package lock runs out
 OPERATOR = Actor("k1operator00", "档案员李娜", "operator")
@@ -386,3 +391,69 @@ async def test_the_api_lists_due_records_and_takes_a_proposal_and_a_second_keys_
         ("disposition.decide", 200),
         ("disposition.approve", 200),
     ]
+
+
+def _archivectl(world: World, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AA_NAMESPACE": world.settings.namespace}
+    env.pop("AA_API_KEY", None)
+    if key is not None:
+        env["AA_API_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "archivectl", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+async def test_archivectl_lists_due_records_sets_and_lifts_holds_and_needs_a_permitted_key(world: World) -> None:
+    from services.query.adapters.api_keys import PgApiKeys
+
+    await world.archive("cli")
+    case_key = world.case_key("cli")
+    keys = PgApiKeys(world.index.pool)
+    operator = await keys.create("命令行 操作员", "operator", sharing_levels=["01"], created_by="test")
+    auditor = await keys.create("命令行 审计员", "auditor", sharing_levels=["01"], created_by="test")
+
+    listed = await asyncio.to_thread(_archivectl, world, "disposition", "due", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert case_key in {r["case_key"] for r in json.loads(listed.stdout)}
+    ahead = await asyncio.to_thread(_archivectl, world, "disposition", "due", "--as-of", "2000-01-01T00:00:00+00:00")
+    assert ahead.returncode == 0 and case_key not in ahead.stdout
+
+    hold = ["hold", "set", case_key, "--reason", "纪检调查", "--reference", "杭纪〔2026〕3号"]
+    nokey = await asyncio.to_thread(_archivectl, world, *hold)
+    assert nokey.returncode == 1 and "needs an API key" in nokey.stderr
+    denied = await asyncio.to_thread(_archivectl, world, *hold, key=auditor)
+    assert denied.returncode == 1 and "lacks permission disposition.decide" in denied.stderr
+    held = await asyncio.to_thread(_archivectl, world, *hold, key=operator)
+    assert held.returncode == 0, held.stderr
+    [active] = [h for h in await world.disposition.holds([case_key])]
+    destroy = ["disposition", "decide", case_key, "--decision", "destroy", "--reason", "到期"]
+    refused = await asyncio.to_thread(_archivectl, world, *destroy, key=operator)
+    assert refused.returncode == 1 and "legal hold" in refused.stderr
+    lifted = await asyncio.to_thread(
+        _archivectl, world, "hold", "lift", str(active.hold_id), "--reason", "调查结束", key=operator
+    )
+    assert lifted.returncode == 0, lifted.stderr
+    proposed = await asyncio.to_thread(_archivectl, world, *destroy, key=operator)
+    assert proposed.returncode == 0 and "a second person (role approver)" in proposed.stdout, proposed.stderr
+    actions = [
+        r["action"]
+        for r in await world.index.pool.fetch("SELECT action FROM audit_log WHERE target=$1 ORDER BY seq", case_key)
+    ]
+    assert actions == ["hold.set", "hold.lift", "disposition.decide"]
+
+
+async def test_an_index_rebuild_brings_back_no_destroyed_record_and_keeps_its_deletion_event(world: World) -> None:
+    """Runs last in the module: it rebuilds this namespace's index from the bucket."""
+    from services.storage.rebuild import rebuild_index
+
+    destroyed = world.case_key("soon")
+    assert await world.disposition.tombstone(destroyed) is not None  # the destruction test ran before
+    await rebuild_index(world.store, world.index, world.settings.archive_bucket, replica=world.replica)
+    assert await world.disposition.record(destroyed) is None
+    assert await world.disposition.record(world.case_key("held")) is not None
+    events = await world.index.pool.fetch(
+        "SELECT event_type FROM preservation_events WHERE case_key=$1 ORDER BY seq", destroyed
+    )
+    assert events and events[-1]["event_type"] == "deletion"
+    registers = await world.index.pool.fetch("SELECT case_key FROM records WHERE source_platform='approval-archive'")
+    assert len(registers) == 1  # the destruction register is back, from its own package
