@@ -289,7 +289,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     due.add_argument("--limit", type=int, default=1000)
     due.add_argument("--json", action="store_true")
     listing = actions.add_parser("list", help="appraisal decisions and destruction proposals, newest first")
-    listing.add_argument("--status", choices=["decided", "proposed", "approved", "executed"])
+    listing.add_argument("--status", choices=["decided", "proposed", "approved", "executing", "executed"])
     listing.add_argument("--limit", type=int, default=200)
     listing.add_argument("--json", action="store_true")
     decide = actions.add_parser(

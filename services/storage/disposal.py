@@ -11,8 +11,11 @@ executing again):
 1. the rules, re-checked at `now` (approved, due, not held, the package lock run out);
 2. every version of the package key deleted on every site — the object store itself refuses while the
    COMPLIANCE lock holds (ObjectLocked), whatever the archive thinks;
+   — after the proposal is marked `executing` under the record's row lock, only if no hold is active;
+   from then on a hold is refused (a deleted version cannot be held back), and a run that stops is
+   finished by the next;
 3. ONE transaction: the proposal executed, the tombstone, the PREMIS deletion event, the disposed event
-   in the outbox, the record's index rows removed (a hold set meanwhile aborts it);
+   in the outbox, the record's index rows removed;
 4. the disposed event relayed at once (else the storage worker's outbox relay sends it), and the audit
    log appended by the caller's `audit`.
 The batch's destruction register (销毁清册) is then filed by the caller as a permanent record.
@@ -189,7 +192,10 @@ async def set_hold(
 ) -> dict[str, Any]:
     text, ref = check_hold(reason, reference)
     await _state(store, case_key)
-    return await store.set_hold(case_key, reason=text, reference=ref, by=by, at=now)
+    try:
+        return await store.set_hold(case_key, reason=text, reference=ref, by=by, at=now)
+    except (LookupError, PermissionError) as exc:
+        raise DispositionRefused(str(exc)) from exc
 
 
 async def lift_hold(
@@ -305,7 +311,16 @@ async def execute(
     record = await _state(store, proposal["case_key"])
     state = record_state(record)
     check_execution(store.proposal_of(proposal), state, await store.holds([state.case_key]), now)
+    if not await store.start_execution(decision_id, state.case_key):
+        raise DispositionRefused(f"{state.case_key} was put under legal hold: it cannot be destroyed until lifted")
     deleted = await delete_package(sites, record["package_bucket"], record["package_key"])
+    # The versions the index knew that an earlier run deleted before it stopped are named too.
+    known = [
+        f"{site}:{record[column]}"
+        for site, column in ((PRIMARY, "package_version_id"), (REPLICA, "replica_version_id"))
+        if record.get(column)
+    ]
+    deleted += [f"{v} (deleted by an earlier run)" for v in known if v not in deleted]
     ends = expiry(state.retention, state.completed_at)
     assert ends is not None  # check_execution: it is due, so it ends
     tombstone = {
@@ -329,12 +344,9 @@ async def execute(
         "destroyed_at": now,
     }
     event = disposed_event(tombstone, proposal)
-    try:
-        recorded = await store.record_destruction(
-            decision_id, tombstone, deletion_event(state.case_key, tombstone, proposal), event
-        )
-    except PermissionError as exc:
-        raise DispositionRefused(str(exc)) from exc
+    recorded = await store.record_destruction(
+        decision_id, tombstone, deletion_event(state.case_key, tombstone, proposal), event
+    )
     if not recorded:
         raise DispositionRefused(f"proposal #{decision_id} was executed meanwhile")
     published = False
@@ -372,7 +384,10 @@ async def execute_approved(
     """Execute every approved destruction (or those of `only`) that the rules and the object store allow
     at `now`; the others are reported with the reason, and stay approved for a later run."""
     report = ExecutionReport()
-    approved = [r for r in await store.decisions(status=Status.APPROVED.value, limit=10_000)]
+    approved = [
+        *await store.decisions(status=Status.EXECUTING.value, limit=10_000),  # stopped half-way: finished
+        *await store.decisions(status=Status.APPROVED.value, limit=10_000),
+    ]
     for row in sorted(approved, key=lambda r: r["id"]):
         if only is not None and row["id"] not in only:
             continue
@@ -384,4 +399,9 @@ async def execute_approved(
             )
         except (DispositionRefused, ObjectLocked) as exc:
             report.refused[row["id"]] = str(exc)
+        except Exception as exc:  # a site or the database failed mid-way: the next run finishes it
+            report.refused[row["id"]] = (
+                f"stopped half-way ({type(exc).__name__}: {exc}); the proposal stays executing and the next "
+                "`archivectl disposition execute` finishes it"
+            )
     return report

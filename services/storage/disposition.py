@@ -12,6 +12,8 @@ two-person rule for destruction, and legal holds (docs/lifecycle.md, "Dispositio
   another key, and holds the approving role (`APPROVING_ROLE`).
 - **Holds**: a record under an active legal hold cannot be proposed, approved or executed for destruction.
 - **Execution**: an approved destruction of a record still due, not held, whose package lock has run out.
+  Once it starts deleting (`executing`), no hold can be set and a stopped execution is finished by the
+  next run: a version deleted cannot be held back any more.
 
 Every check raises `DispositionRefused` with what is wrong; nothing here does I/O or reads a clock.
 """
@@ -43,6 +45,7 @@ class Status(StrEnum):
     DECIDED = "decided"  # extend / keep: in force when recorded
     PROPOSED = "proposed"  # destroy: waiting for the second person
     APPROVED = "approved"  # destroy: approved, waiting for execution
+    EXECUTING = "executing"  # destroy: deleting the package's versions; no hold can be set any more
     EXECUTED = "executed"  # destroy: the package is deleted, the tombstone written
 
 
@@ -205,6 +208,8 @@ def check_approval(
 
 def check_execution(proposal: Proposal, record: RecordState, holds: Sequence[Hold], now: datetime) -> None:
     """Destroy only what was approved, is still due, is not held, and whose package lock has run out."""
+    if proposal.status is Status.EXECUTING:
+        return  # an execution that stopped half-way (its deletions done or not) is finished, not judged again
     if proposal.status is not Status.APPROVED:
         raise DispositionRefused(
             f"proposal #{proposal.decision_id} is {proposal.status}; only an approved one is executed"

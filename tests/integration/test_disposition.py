@@ -101,6 +101,7 @@ async def world(prepared: ArchiveSettings) -> AsyncIterator[World]:
         # one-day minimum of a back-filled case) runs out LOCK_AHEAD from now.
         behind = domain.MINIMUM_LOCK - LOCK_AHEAD
         await w.archive("soon", clock=lambda: datetime.now(UTC) - behind)
+        await w.archive("resume", clock=lambda: datetime.now(UTC) - behind)
         for label in ("held", "kept", "extended"):
             await w.archive(label)
         await w.archive("d30", retention=RetentionPeriod.THIRTY_YEARS)
@@ -258,6 +259,58 @@ async def test_an_expired_record_is_destroyed_through_proposal_second_person_and
     with pytest.raises(ObjectLocked):
         await world.store.delete_version(row["package_bucket"], row["package_key"], row["package_version_id"])
     assert json.loads(row["archived_event"])["data"]["package"]["legal_hold"] is True
+
+
+class SiteDown:
+    """A site whose server stops answering when asked to delete (after listing its versions)."""
+
+    def __init__(self, store: MinioObjectStore) -> None:
+        self.store = store
+
+    async def list_versions(self, bucket: str, prefix: str = "") -> list[Any]:
+        return await self.store.list_versions(bucket, prefix)
+
+    async def delete_version(self, bucket: str, key: str, version_id: str | None) -> None:
+        raise ConnectionRefusedError("the replica site does not answer")
+
+    async def extend_lock(self, bucket: str, key: str, version_id: str | None, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("the replica site does not answer")
+
+
+async def test_an_execution_stopped_half_way_cannot_be_held_and_the_next_run_finishes_it(world: World) -> None:
+    case_key, package = world.case_key("resume"), world.package("resume")
+    now = datetime.now(UTC)
+    proposal = await disposal.decide(
+        world.disposition, case_key, Decision.DESTROY, reason="到期", actor=OPERATOR, now=now
+    )
+    await disposal.approve(world.disposition, proposal["id"], approver=APPROVER, now=now)
+    lock = datetime.fromisoformat(package["retain_until"])
+    await asyncio.sleep(max(0.0, (lock - datetime.now(UTC)).total_seconds()) + 1.5)  # MinIO's own clock
+    broken = [world.sites[0], disposal.DisposalSite(REPLICA, SiteDown(world.replica))]
+    report = await disposal.execute_approved(
+        world.disposition, sites=broken, now=datetime.now(UTC), only=[proposal["id"]]
+    )
+    assert "stopped half-way" in report.refused[proposal["id"]] and "does not answer" in report.refused[proposal["id"]]
+    assert (await world.disposition.decision(proposal["id"]))["status"] == "executing"  # type: ignore[index]
+    assert await _versions(world, "resume") == {PRIMARY: [], REPLICA: [await _replica_version(world, "resume")]}
+    # Its primary copy is gone: a hold can no longer stop it.
+    with pytest.raises(DispositionRefused, match="being destroyed"):
+        await disposal.set_hold(
+            world.disposition, case_key, reason="诉讼", reference="（2026）浙01民初2号", by=OPERATOR.name, now=now
+        )
+    report = await disposal.execute_approved(world.disposition, sites=world.sites, now=datetime.now(UTC))
+    assert [d.case_key for d in report.destroyed] == [case_key], report.refused
+    assert await _versions(world, "resume") == {PRIMARY: [], REPLICA: []}
+    versions = report.destroyed[0].tombstone["deleted_versions"]
+    assert versions[0].startswith("replica:") and versions[1].endswith("(deleted by an earlier run)")
+    assert versions[1].startswith("primary:")
+
+
+async def _replica_version(world: World, label: str) -> str:
+    key = world.package(label)["key"]
+    [version] = [v.version_id for v in await world.replica.list_versions(world.settings.archive_bucket, key)]
+    assert version is not None
+    return version
 
 
 async def test_a_record_under_legal_hold_cannot_be_destroyed(world: World) -> None:

@@ -137,3 +137,9 @@ def test_a_hold_needs_a_reason_and_a_reference():
     with pytest.raises(DispositionRefused, match="reference"):
         check_hold("诉讼", "")
     assert check_hold(" 诉讼 ", " （2026）浙01民初1号 ") == ("诉讼", "（2026）浙01民初1号")
+
+
+def test_an_execution_under_way_is_finished_whatever_the_clock_or_a_later_hold():
+    # Its versions may be gone already: it is not judged again (a hold cannot be set on it, see the store).
+    under_way = proposal(Status.EXECUTING)
+    check_execution(under_way, record(), [Hold(1, "p/C-1/r1", "r", "ref")], datetime(2020, 1, 1, tzinfo=UTC))

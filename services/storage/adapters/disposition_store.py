@@ -86,9 +86,10 @@ class PgDispositionStore:
         return [dict(r) for r in rows]
 
     async def pending(self, case_keys: Sequence[str] | None = None) -> list[Proposal]:
-        """Destruction proposals not executed yet (proposed or approved)."""
+        """Destruction proposals not executed yet (proposed, approved, or executing)."""
         rows = await self.pool.fetch(
-            """SELECT * FROM disposition_decisions WHERE decision = 'destroy' AND status IN ('proposed', 'approved')
+            """SELECT * FROM disposition_decisions WHERE decision = 'destroy'
+               AND status IN ('proposed', 'approved', 'executing')
                AND ($1::text[] IS NULL OR case_key = ANY($1)) ORDER BY id""",
             list(case_keys) if case_keys is not None else None,
         )
@@ -159,17 +160,47 @@ class PgDispositionStore:
         return dict(row) if row else None
 
     async def set_hold(self, case_key: str, *, reason: str, reference: str, by: str, at: datetime) -> dict[str, Any]:
-        row = await self.pool.fetchrow(
-            """INSERT INTO legal_holds (case_key, reason, reference, set_by, set_at) VALUES ($1, $2, $3, $4, $5)
-               RETURNING *""",
-            case_key,
-            reason,
-            reference,
-            by,
-            at,
-        )
+        """A hold on an archived record, under the record's row lock (the lock `start_execution` takes): a
+        hold commits before an execution starts, or is refused because the destruction is under way."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT 1 FROM records WHERE case_key = $1 FOR UPDATE", case_key) is None:
+                raise LookupError(f"no archived record {case_key}")
+            executing = await conn.fetchval(
+                "SELECT id FROM disposition_decisions WHERE case_key = $1 AND status = 'executing'", case_key
+            )
+            if executing is not None:
+                raise PermissionError(
+                    f"{case_key} is being destroyed (proposal #{executing}: its package versions are being "
+                    "deleted); it can no longer be held"
+                )
+            row = await conn.fetchrow(
+                """INSERT INTO legal_holds (case_key, reason, reference, set_by, set_at) VALUES ($1, $2, $3, $4, $5)
+                   RETURNING *""",
+                case_key,
+                reason,
+                reference,
+                by,
+                at,
+            )
         assert row is not None
         return dict(row)
+
+    async def start_execution(self, decision_id: int, case_key: str) -> bool:
+        """Mark an approved proposal `executing` — only if no hold is active — under the record's row lock.
+        True: it is executing now (or was already, by an earlier run that stopped); False: held."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM records WHERE case_key = $1 FOR UPDATE", case_key)
+            held = await conn.fetchval(
+                "SELECT count(*) FROM legal_holds WHERE case_key = $1 AND lifted_at IS NULL", case_key
+            )
+            if held:
+                return False
+            status = await conn.fetchval(
+                """UPDATE disposition_decisions SET status = 'executing' WHERE id = $1
+                   AND status IN ('approved', 'executing') RETURNING status""",
+                decision_id,
+            )
+            return status is not None
 
     async def lift_hold(self, hold_id: int, *, reason: str, by: str, at: datetime) -> dict[str, Any] | None:
         row = await self.pool.fetchrow(
@@ -189,21 +220,15 @@ class PgDispositionStore:
         deletion_event: dict[str, Any],
         disposed: CloudEvent[Any],
     ) -> bool:
-        """The execution's one transaction: the proposal executed (only if still approved and not held),
-        the tombstone, the PREMIS deletion event as the case's next preservation event, the disposed event
-        in the outbox, and the record's index rows removed. False when another execution got there first."""
+        """The execution's one transaction: the proposal executed (only if `executing`), the tombstone, the
+        PREMIS deletion event as the case's next preservation event, the disposed event in the outbox, and
+        the record's index rows removed. False when another execution got there first."""
         case_key = tombstone["case_key"]
         async with self.pool.acquire() as conn, conn.transaction():
-            # The record's row is locked first: a hold set meanwhile commits before or waits for this.
             await conn.execute("SELECT 1 FROM records WHERE case_key = $1 FOR UPDATE", case_key)
-            held = await conn.fetchval(
-                "SELECT count(*) FROM legal_holds WHERE case_key = $1 AND lifted_at IS NULL", case_key
-            )
-            if held:
-                raise PermissionError(f"{case_key} was put under legal hold before its destruction was recorded")
             executed = await conn.fetchval(
                 """UPDATE disposition_decisions SET status = 'executed', executed_at = $2
-                   WHERE id = $1 AND status = 'approved' RETURNING id""",
+                   WHERE id = $1 AND status = 'executing' RETURNING id""",
                 decision_id,
                 tombstone["destroyed_at"],
             )

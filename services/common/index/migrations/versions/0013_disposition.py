@@ -26,7 +26,8 @@ def upgrade() -> None:
             id                bigserial PRIMARY KEY,
             case_key          text NOT NULL,
             decision          text NOT NULL CHECK (decision IN ('extend', 'keep', 'destroy')),
-            status            text NOT NULL CHECK (status IN ('decided', 'proposed', 'approved', 'executed')),
+            status            text NOT NULL
+                              CHECK (status IN ('decided', 'proposed', 'approved', 'executing', 'executed')),
             reason            text NOT NULL CHECK (reason <> ''),
             retention_before  text NOT NULL,
             retention_after   text,
@@ -46,7 +47,7 @@ def upgrade() -> None:
     # One open destruction per record: a second proposal while one waits is refused by the database too.
     op.execute(
         """CREATE UNIQUE INDEX disposition_one_open_destruction ON disposition_decisions (case_key)
-           WHERE decision = 'destroy' AND status IN ('proposed', 'approved')"""
+           WHERE decision = 'destroy' AND status IN ('proposed', 'approved', 'executing')"""
     )
     op.execute(
         """
