@@ -76,6 +76,9 @@ class AuditIndex(Protocol):
     async def record_repair(
         self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
     ) -> None: ...
+    async def being_destroyed(self, case_key: str) -> bool:
+        """Whether disposition has started deleting the case's package (or has destroyed it)."""
+        ...
 
 
 class ScheduledAuditIndex(AuditIndex, Protocol):

@@ -30,7 +30,7 @@ from services.common.adapters.object_store import MinioObjectStore, ObjectLocked
 from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 from services.query.adapters.audit_log import PgAuditLog
-from services.storage import bag, bootstrap, disposal, domain
+from services.storage import bag, bootstrap, disposal, domain, fixity
 from services.storage import destruction_register as register
 from services.storage.adapters.disposition_store import PgDispositionStore
 from services.storage.adapters.index import PgIndex
@@ -286,6 +286,8 @@ async def test_an_execution_stopped_half_way_cannot_be_held_and_the_next_run_fin
     await disposal.approve(world.disposition, proposal["id"], approver=APPROVER, now=now)
     lock = datetime.fromisoformat(package["retain_until"])
     await asyncio.sleep(max(0.0, (lock - datetime.now(UTC)).total_seconds()) + 1.5)  # MinIO's own clock
+    # The fixity audit lists the package now and reads it after its destruction (below).
+    listed = [r for r in await world.index.packages_for_audit() if r["case_key"] == case_key]
     broken = [world.sites[0], disposal.DisposalSite(REPLICA, SiteDown(world.replica))]
     report = await disposal.execute_approved(
         world.disposition, sites=broken, now=datetime.now(UTC), only=[proposal["id"]]
@@ -304,6 +306,18 @@ async def test_an_execution_stopped_half_way_cannot_be_held_and_the_next_run_fin
     versions = report.destroyed[0].tombstone["deleted_versions"]
     assert versions[0].startswith("replica:") and versions[1].endswith("(deleted by an earlier run)")
     assert versions[1].startswith("primary:")
+
+    # An audit that listed the package before its destruction reads nothing there: not a fixity failure.
+    publisher = RecordingPublisher()
+    audited = await fixity.audit(
+        listed, store=world.store, replica=world.replica, index=world.index, publisher=publisher
+    )
+    assert audited.destroyed == [case_key] and audited.failed == [] and audited.lost == []
+    assert publisher.sent == []
+    alerts = await world.index.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE topic=$1 AND key=$2", topics.FIXITY_FAILED, case_key.encode()
+    )
+    assert alerts == 0
 
 
 async def _replica_version(world: World, label: str) -> str:

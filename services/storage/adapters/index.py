@@ -158,6 +158,17 @@ class PgIndex:
     ) -> int:
         return await outbox.relay(self.pool, publisher, topic_name, only=only)
 
+    async def being_destroyed(self, case_key: str) -> bool:
+        """A destruction of the case is executing or executed (docs/lifecycle.md): its package is going or
+        gone on purpose, so an audit that listed it before is not looking at a fixity failure."""
+        return bool(
+            await self.pool.fetchval(
+                """SELECT 1 FROM disposition_decisions WHERE case_key = $1 AND decision = 'destroy'
+                   AND status IN ('executing', 'executed') LIMIT 1""",
+                case_key,
+            )
+        )
+
     async def record_repair(
         self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
     ) -> None:
