@@ -102,6 +102,7 @@ async def world(prepared: ArchiveSettings) -> AsyncIterator[World]:
         behind = domain.MINIMUM_LOCK - LOCK_AHEAD
         await w.archive("soon", clock=lambda: datetime.now(UTC) - behind)
         await w.archive("resume", clock=lambda: datetime.now(UTC) - behind)
+        await w.archive("cliexec", clock=lambda: datetime.now(UTC) - behind)
         for label in ("held", "kept", "extended"):
             await w.archive(label)
         await w.archive("d30", retention=RetentionPeriod.THIRTY_YEARS)
@@ -508,6 +509,30 @@ async def test_archivectl_lists_due_records_sets_and_lifts_holds_and_needs_a_per
     ]
     assert actions == ["hold.set", "hold.lift", "disposition.decide"]
 
+    # Execution from the console: the approved, expired "cliexec" record destroyed, its register filed.
+    target = world.case_key("cliexec")
+    now = datetime.now(UTC)
+    proposal = await disposal.decide(
+        world.disposition, target, Decision.DESTROY, reason="到期", actor=OPERATOR, now=now
+    )
+    await disposal.approve(world.disposition, proposal["id"], approver=APPROVER, now=now)
+    lock = datetime.fromisoformat(world.package("cliexec")["retain_until"])
+    await asyncio.sleep(max(0.0, (lock - datetime.now(UTC)).total_seconds()) + 1.5)  # MinIO's own clock
+    run = await asyncio.to_thread(_archivectl, world, "disposition", "execute", str(proposal["id"]), key=operator)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (
+        f"destroyed {target}" in run.stdout and "destruction register archived as approval-archive/XHQC-" in run.stdout
+    )
+    tomb = await world.disposition.tombstone(target)
+    assert tomb is not None and tomb["register_case_key"] in run.stdout
+    actions = [
+        r["action"]
+        for r in await world.index.pool.fetch(
+            "SELECT action FROM audit_log WHERE target = ANY($1) ORDER BY seq", [target, tomb["register_case_key"]]
+        )
+    ]
+    assert actions == ["disposition.execute", "disposition.register"]
+
 
 async def test_an_index_rebuild_brings_back_no_destroyed_record_and_keeps_its_deletion_event(world: World) -> None:
     """Runs last in the module: it rebuilds this namespace's index from the bucket."""
@@ -523,4 +548,4 @@ async def test_an_index_rebuild_brings_back_no_destroyed_record_and_keeps_its_de
     )
     assert events and events[-1]["event_type"] == "deletion"
     registers = await world.index.pool.fetch("SELECT case_key FROM records WHERE source_platform='approval-archive'")
-    assert len(registers) == 1  # the destruction register is back, from its own package
+    assert len(registers) == 2  # the destruction registers are back, from their own packages
