@@ -11,7 +11,6 @@ The register's case is `approval-archive/XHQC-<date>-<first decision id>/r1`: fi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -45,7 +44,6 @@ from services.common.settings import ArchiveSettings
 from services.storage import destruction_register as register
 from services.storage.adapters.disposition_store import PgDispositionStore
 from services.storage.adapters.index import PgIndex
-from services.storage.disposal import Destroyed
 from services.storage.steps import store_case
 
 PLATFORM = "approval-archive"  # the archive's own records
@@ -67,19 +65,18 @@ REGISTER_DECISION = Decision(
 async def file_register(
     settings: ArchiveSettings,
     pool: asyncpg.Pool,
-    destroyed: Sequence[Destroyed],
     *,
     store: ObjectStore,
     replica: ObjectStore | None,
     now: datetime,
-) -> str:
-    """Archive the run's register; returns its case key (and links the tombstones to it)."""
+) -> tuple[str, list[str]] | None:
+    """Archive a register of every destroyed record not yet in one — this run's, and any that a run
+    stopped before its register left — and link their tombstones to it. Returns the register's case key
+    and the case keys it lists; None when nothing waits for a register."""
     disposition = PgDispositionStore(pool)
-    pairs = []
-    for item in destroyed:
-        decision = await disposition.decision(int(item.tombstone["decision_id"]))
-        assert decision is not None
-        pairs.append((item.tombstone, decision))
+    pairs = await disposition.unregistered()
+    if not pairs:
+        return None
     entries = register.entries_of(pairs)
     number = register.register_number(min(int(e["decision_id"]) for e in entries), now)
     contents = {
@@ -90,7 +87,7 @@ async def file_register(
         source_platform=PLATFORM,
         case_number=number,
         revision=1,
-        region_code=str(destroyed[0].record.get("region_code") or "000000"),
+        region_code=str(pairs[0][0].get("region_code") or "000000"),
         item_code="DA-XHQC",
         item_name=register.TITLE,
         case_title=f"{register.TITLE} {number}（{len(entries)}件）",
@@ -155,5 +152,6 @@ async def file_register(
     await store_case(
         classified, store=store, index=PgIndex(pool), archive_bucket=settings.archive_bucket, replica=replica
     )
-    await disposition.link_register([d.case_key for d in destroyed], case.case_key)
-    return case.case_key
+    listed = [str(tomb["case_key"]) for tomb, _ in pairs]
+    await disposition.link_register(listed, case.case_key)
+    return case.case_key, listed

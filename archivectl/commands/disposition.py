@@ -225,12 +225,11 @@ async def _execute(
         print(f"destroyed {item.case_key} ({item.tombstone['archival_code']}); disposed event {sent}")
     for decision_id, why in report.refused.items():
         print(f"not executed #{decision_id}: {why}", file=sys.stderr)
-    if report.destroyed:
-        register = await file_register(settings, pool, report.destroyed, store=primary, replica=replica, now=now)
-        await _audit(
-            pool, caller, "disposition.register", register, {"destroyed": [d.case_key for d in report.destroyed]}
-        )
-        print(f"destruction register archived as {register} (permanent)")
+    filed = await file_register(settings, pool, store=primary, replica=replica, now=now)
+    if filed is not None:
+        register, listed = filed
+        await _audit(pool, caller, "disposition.register", register, {"destroyed": listed})
+        print(f"destruction register archived as {register} (permanent), listing {len(listed)} record(s)")
     return 0 if not report.refused else 1
 
 

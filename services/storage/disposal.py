@@ -165,12 +165,7 @@ async def _relock(
                 retain_until=until,
                 legal_hold=hold,
             )
-    await store.pool.execute(
-        "UPDATE records SET retain_until = $2, legal_hold = legal_hold OR $3 WHERE case_key = $1",
-        record["case_key"],
-        until,
-        hold,
-    )
+    await store.set_lock(record["case_key"], retain_until=until, legal_hold=hold)
 
 
 async def approve(store: PgDispositionStore, decision_id: int, *, approver: Actor, now: datetime) -> dict[str, Any]:
@@ -331,6 +326,7 @@ async def execute(
         "archival_code": record["archival_code"],
         "case_title": record["case_title"],
         "department_code": record["department_code"],
+        "region_code": record["region_code"],
         "retention": state.retention,
         "completed_at": state.completed_at,
         "expired_at": ends,

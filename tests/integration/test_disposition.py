@@ -236,13 +236,15 @@ async def test_an_expired_record_is_destroyed_through_proposal_second_person_and
     # The destruction register is archived as a permanent record of the archive itself.
     from archivectl.destruction_filing import file_register
 
-    register_key = await file_register(
-        world.settings,
-        world.index.pool,
-        report.destroyed,
-        store=world.store,
-        replica=world.replica,
-        now=datetime.now(UTC),
+    filed = await file_register(
+        world.settings, world.index.pool, store=world.store, replica=world.replica, now=datetime.now(UTC)
+    )
+    assert filed is not None and filed[1] == [case_key]
+    register_key = filed[0]
+    # Nothing else waits for a register now.
+    assert (
+        await file_register(world.settings, world.index.pool, store=world.store, replica=None, now=datetime.now(UTC))
+        is None
     )
     row = await world.index.pool.fetchrow("SELECT * FROM records WHERE case_key=$1", register_key)
     assert row is not None and row["retention"] == "Y" and row["legal_hold"] is True
@@ -525,6 +527,10 @@ async def test_archivectl_lists_due_records_sets_and_lifts_holds_and_needs_a_per
     )
     tomb = await world.disposition.tombstone(target)
     assert tomb is not None and tomb["register_case_key"] in run.stdout
+    # The record destroyed by a run that filed no register ("resume") is listed in this one.
+    assert "listing 2 record(s)" in run.stdout
+    resumed = await world.disposition.tombstone(world.case_key("resume"))
+    assert resumed is not None and resumed["register_case_key"] == tomb["register_case_key"]
     actions = [
         r["action"]
         for r in await world.index.pool.fetch(

@@ -265,6 +265,36 @@ class PgDispositionStore:
             )
         return True
 
+    async def set_lock(self, case_key: str, *, retain_until: datetime, legal_hold: bool) -> None:
+        """The index follows a lengthened package lock (a legal hold once set stays)."""
+        await self.pool.execute(
+            "UPDATE records SET retain_until = $2, legal_hold = legal_hold OR $3 WHERE case_key = $1",
+            case_key,
+            retain_until,
+            legal_hold,
+        )
+
+    async def unregistered(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Destroyed records not yet listed in a destruction register, each with its executed decision."""
+        tombstones = [
+            dict(r)
+            for r in await self.pool.fetch(
+                "SELECT * FROM record_tombstones WHERE register_case_key IS NULL ORDER BY decision_id"
+            )
+        ]
+        decisions = {
+            r["id"]: dict(r)
+            for r in await self.pool.fetch(
+                "SELECT * FROM disposition_decisions WHERE id = ANY($1)", [t["decision_id"] for t in tombstones]
+            )
+        }
+        out = []
+        for tomb in tombstones:
+            if isinstance(tomb["deleted_versions"], str):  # jsonb comes back as text without a codec
+                tomb["deleted_versions"] = json.loads(tomb["deleted_versions"])
+            out.append((tomb, decisions[tomb["decision_id"]]))
+        return out
+
     async def link_register(self, case_keys: Sequence[str], register_case_key: str) -> None:
         await self.pool.execute(
             "UPDATE record_tombstones SET register_case_key = $2 WHERE case_key = ANY($1)",

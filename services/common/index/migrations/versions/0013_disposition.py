@@ -75,6 +75,7 @@ def upgrade() -> None:
             archival_code    text NOT NULL,
             case_title       text NOT NULL,
             department_code  text,
+            region_code      text,
             retention        text NOT NULL,
             completed_at     timestamptz NOT NULL,
             expired_at       timestamptz NOT NULL,
