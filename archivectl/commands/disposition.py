@@ -190,6 +190,14 @@ async def _disposition(settings: ArchiveSettings, args: argparse.Namespace) -> i
                 f"`archivectl disposition execute` destroys {row['case_key']}"
             )
             return 0
+        if args.action == "reject":
+            caller = await _caller(pool, args, Permission.DISPOSITION_APPROVE, Permission.DISPOSITION_DECIDE)
+            row = await disposal.reject(store, args.decision_id, actor=_actor(caller), reason=args.reason, now=now)
+            await _audit(
+                pool, caller, "disposition.reject", row["case_key"], {"decision_id": row["id"], "reason": args.reason}
+            )
+            print(f"proposal #{row['id']} rejected: {row['case_key']} is not destroyed; it can be decided again")
+            return 0
         if args.action == "execute":
             return await _execute(settings, pool, store, args, now)
     except (DispositionRefused, Refused) as exc:
@@ -288,7 +296,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     due.add_argument("--limit", type=int, default=1000)
     due.add_argument("--json", action="store_true")
     listing = actions.add_parser("list", help="appraisal decisions and destruction proposals, newest first")
-    listing.add_argument("--status", choices=["decided", "proposed", "approved", "executing", "executed"])
+    listing.add_argument("--status", choices=["decided", "proposed", "approved", "rejected", "executing", "executed"])
     listing.add_argument("--limit", type=int, default=200)
     listing.add_argument("--json", action="store_true")
     decide = actions.add_parser(
@@ -308,6 +316,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     approve = actions.add_parser("approve", help="approve a destruction proposal: a second key, of role approver")
     approve.add_argument("decision_id", type=int)
     approve.add_argument("--key", help=key_help)
+    reject = actions.add_parser(
+        "reject", help="reject a destruction proposal (an approver), or withdraw it (its proposer)"
+    )
+    reject.add_argument("decision_id", type=int)
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--key", help=key_help)
     execute = actions.add_parser(
         "execute", help="destroy every approved record whose lock has run out; file the destruction register"
     )

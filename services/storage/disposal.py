@@ -47,6 +47,7 @@ from services.storage.disposition import (
     check_decision,
     check_execution,
     check_hold,
+    check_rejection,
     expiry,
     is_due,
     new_retention_of,
@@ -54,7 +55,17 @@ from services.storage.disposition import (
 from services.storage.ports import DisposableStore
 from services.storage.preservation import SUCCESS, event_type_uri
 
-__all__ = ["PRIMARY", "REPLICA", "DisposalSite", "approve", "decide", "due", "execute", "execute_approved"]
+__all__ = [
+    "PRIMARY",
+    "REPLICA",
+    "DisposalSite",
+    "approve",
+    "decide",
+    "due",
+    "execute",
+    "execute_approved",
+    "reject",
+]
 
 SERVICE = "storage"
 AGENT = "urn:approval-archive:disposition"
@@ -180,6 +191,21 @@ async def approve(store: PgDispositionStore, decision_id: int, *, approver: Acto
     if approved is None:
         raise DispositionRefused(f"proposal #{decision_id} was approved or withdrawn meanwhile")
     return approved
+
+
+async def reject(
+    store: PgDispositionStore, decision_id: int, *, actor: Actor, reason: str | None, now: datetime
+) -> dict[str, Any]:
+    """An approver rejects a destruction proposal (or its proposer withdraws it): nothing is destroyed and
+    the record, still due, can be decided again."""
+    row = await store.decision(decision_id)
+    if row is None or row["decision"] != Decision.DESTROY:
+        raise DispositionRefused(f"no destruction proposal #{decision_id}")
+    text = check_rejection(store.proposal_of(row), actor, reason)
+    rejected = await store.reject(decision_id, actor, text, now)
+    if rejected is None:
+        raise DispositionRefused(f"proposal #{decision_id} started executing or was closed meanwhile")
+    return rejected
 
 
 async def set_hold(

@@ -45,6 +45,7 @@ class Status(StrEnum):
     DECIDED = "decided"  # extend / keep: in force when recorded
     PROPOSED = "proposed"  # destroy: waiting for the second person
     APPROVED = "approved"  # destroy: approved, waiting for execution
+    REJECTED = "rejected"  # destroy: refused by an approver, or withdrawn by its proposer; nothing destroyed
     EXECUTING = "executing"  # destroy: deleting the package's versions; no hold can be set any more
     EXECUTED = "executed"  # destroy: the package is deleted, the tombstone written
 
@@ -154,7 +155,7 @@ def check_decision(
             f"{record.case_key} is not due for disposition: its retention {record.retention} {when}"
         )
     if any(p.case_key == record.case_key for p in pending):
-        raise DispositionRefused(f"{record.case_key} has a destruction proposal pending; approve or withdraw it first")
+        raise DispositionRefused(f"{record.case_key} has a destruction proposal pending; approve or reject it first")
     if decision is Decision.EXTEND:
         if new_retention is None:
             raise DispositionRefused("extending needs the new retention period (--retention D<years>)")
@@ -204,6 +205,20 @@ def check_approval(
     _not_held(record, holds)
     if not is_due(record, now):
         raise DispositionRefused(f"{record.case_key} is no longer due for disposition (its retention was extended)")
+
+
+def check_rejection(proposal: Proposal, actor: Actor, reason: str | None) -> str:
+    """An approver rejects a proposal, or its proposer withdraws it, with a reason — before execution."""
+    text = (reason or "").strip()
+    if not text:
+        raise DispositionRefused("rejecting a proposal needs a reason (--reason)")
+    if proposal.status not in (Status.PROPOSED, Status.APPROVED):
+        raise DispositionRefused(f"proposal #{proposal.decision_id} is {proposal.status}; it can no longer be rejected")
+    if actor.role != APPROVING_ROLE and actor.key_id != proposal.proposed_by.key_id:
+        raise DispositionRefused(
+            f"key {actor.key_id} neither proposed #{proposal.decision_id} nor has role {APPROVING_ROLE}"
+        )
+    return text
 
 
 def check_execution(proposal: Proposal, record: RecordState, holds: Sequence[Hold], now: datetime) -> None:

@@ -454,13 +454,25 @@ async def test_the_api_lists_due_records_and_takes_a_proposal_and_a_second_keys_
             part = (await c.get("/api/v1/dashboard")).json()["disposition"]
         assert part["ok"] is True and part["due"] == len(listed) and part["approved"] >= 1
         assert case_key in {r["case_key"] for r in part["oldest"]} or len(part["oldest"]) < part["due"]
+        # The approver changes its mind before execution: rejected, nothing destroyed, the record due again.
+        reject = f"/api/v1/disposition/proposals/{proposal['id']}/reject"
+        async with client("approver") as c:
+            rejected = await c.post(reject, json={"reason": "相关行政诉讼尚未终结"})
+            assert rejected.status_code == 200 and rejected.json()["status"] == "rejected", rejected.text
+        async with client("auditor") as c:
+            listed = (await c.get("/api/v1/disposition/due")).json()["items"]
+        [mine] = [i for i in listed if i["case_key"] == case_key]
+        assert mine["pending"] is None
+    assert await world.disposition.record(case_key) is not None
     rows = await world.index.pool.fetch(
         "SELECT action, status, principal, detail FROM audit_log WHERE target=$1 ORDER BY seq", case_key
     )
     assert [(r["action"], r["status"]) for r in rows if r["status"] == 200] == [
         ("disposition.decide", 200),
         ("disposition.approve", 200),
+        ("disposition.approve", 200),  # the rejection: the approving permission, exercised
     ]
+    assert json.loads(rows[-1]["detail"])["reason"] == "相关行政诉讼尚未终结"
 
 
 def _archivectl(world: World, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ from services.storage.disposition import (
     check_decision,
     check_execution,
     check_hold,
+    check_rejection,
     expiry,
     is_due,
     new_retention_of,
@@ -143,3 +144,15 @@ def test_an_execution_under_way_is_finished_whatever_the_clock_or_a_later_hold()
     # Its versions may be gone already: it is not judged again (a hold cannot be set on it, see the store).
     under_way = proposal(Status.EXECUTING)
     check_execution(under_way, record(), [Hold(1, "p/C-1/r1", "r", "ref")], datetime(2020, 1, 1, tzinfo=UTC))
+
+
+def test_an_approver_rejects_or_the_proposer_withdraws_a_proposal_with_a_reason_before_execution():
+    assert check_rejection(proposal(), APPROVER, " 仍有查考价值 ") == "仍有查考价值"
+    assert check_rejection(proposal(Status.APPROVED), OPERATOR, "撤回") == "撤回"  # the proposer withdraws
+    with pytest.raises(DispositionRefused, match="reason"):
+        check_rejection(proposal(), APPROVER, "")
+    with pytest.raises(DispositionRefused, match="neither proposed"):
+        check_rejection(proposal(), Actor("k9other00000", "档案员赵敏", "operator"), "r")
+    for status in (Status.EXECUTING, Status.EXECUTED, Status.REJECTED):
+        with pytest.raises(DispositionRefused, match="no longer be rejected"):
+            check_rejection(proposal(status), APPROVER, "r")

@@ -98,6 +98,32 @@ async def decide(
     return {k: jsonable(v) for k, v in row.items()}
 
 
+class Rejection(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why the record is not destroyed")
+
+
+@router.post("/proposals/{decision_id:int}/reject", summary="Reject a destruction proposal; nothing is destroyed")
+async def reject(
+    request: Request,
+    decision_id: int,
+    body: Annotated[Rejection, Body()],
+    caller: Annotated[Caller, Depends(require(Permission.DISPOSITION_APPROVE))],
+) -> dict[str, Any]:
+    store = disposal.disposition_store(request.app.state.pool)
+    proposal = await store.decision(decision_id)
+    if proposal is None:
+        raise HTTPException(404, f"no destruction proposal #{decision_id}")
+    note(request, target=proposal["case_key"], decision_id=decision_id, reason=body.reason)
+    await _record_in_scope(request, caller, proposal["case_key"])
+    try:
+        row = await disposal.reject(
+            store, decision_id, actor=_actor(caller), reason=body.reason, now=request.app.state.clock()
+        )
+    except DispositionRefused as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {k: jsonable(v) for k, v in row.items()}
+
+
 @router.post("/proposals/{decision_id:int}/approve", summary="Approve a destruction proposed by another key")
 async def approve(
     request: Request,

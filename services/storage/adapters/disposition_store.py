@@ -159,6 +159,20 @@ class PgDispositionStore:
         )
         return dict(row) if row else None
 
+    async def reject(self, decision_id: int, actor: Actor, reason: str, at: datetime) -> dict[str, Any] | None:
+        """Close a proposal unexecuted — only while it is proposed or approved (not once executing)."""
+        row = await self.pool.fetchrow(
+            """UPDATE disposition_decisions SET status = 'rejected', rejected_by_key = $2, rejected_by = $3,
+                      rejected_at = $4, reject_reason = $5
+               WHERE id = $1 AND status IN ('proposed', 'approved') RETURNING *""",
+            decision_id,
+            actor.key_id,
+            actor.name,
+            at,
+            reason,
+        )
+        return dict(row) if row else None
+
     async def set_hold(self, case_key: str, *, reason: str, reference: str, by: str, at: datetime) -> dict[str, Any]:
         """A hold on an archived record, under the record's row lock (the lock `start_execution` takes): a
         hold commits before an execution starts, or is refused because the destruction is under way."""

@@ -27,7 +27,8 @@ def upgrade() -> None:
             case_key          text NOT NULL,
             decision          text NOT NULL CHECK (decision IN ('extend', 'keep', 'destroy')),
             status            text NOT NULL
-                              CHECK (status IN ('decided', 'proposed', 'approved', 'executing', 'executed')),
+                              CHECK (status IN ('decided', 'proposed', 'approved', 'rejected', 'executing',
+                                                'executed')),
             reason            text NOT NULL CHECK (reason <> ''),
             retention_before  text NOT NULL,
             retention_after   text,
@@ -38,6 +39,10 @@ def upgrade() -> None:
             approved_by_key   text,
             approved_by       text,
             approved_at       timestamptz,
+            rejected_by_key   text,
+            rejected_by       text,
+            rejected_at       timestamptz,
+            reject_reason     text,
             executed_at       timestamptz,
             CHECK (approved_by_key IS NULL OR approved_by_key <> proposed_by_key)
         )
