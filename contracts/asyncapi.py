@@ -28,6 +28,11 @@ TOPICS = {
     topics.REJECTED: ("recordRejected", "A rectification request addressed to the source platform.", "send"),
     topics.DEAD_LETTER: ("deadLetter", "A message that could not be processed, with its origin and reason.", "send"),
     topics.FIXITY_FAILED: ("fixityFailed", "A stored package whose digests no longer match.", "send"),
+    topics.DISPOSED: (
+        "recordDisposed",
+        "An archived record destroyed at the end of its retention, with a second person's approval.",
+        "send",
+    ),
 }
 
 

@@ -16,6 +16,8 @@ from contracts.v1.events import (
     ClassifiedEvent,
     DeadLetter,
     DeadLetterEvent,
+    DisposedEvent,
+    DisposedRecord,
     FileFormat,
     FixityFailed,
     FixityFailedEvent,
@@ -57,6 +59,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     topics.REJECTED: RejectedEvent,
     topics.DEAD_LETTER: DeadLetterEvent,
     topics.FIXITY_FAILED: FixityFailedEvent,
+    topics.DISPOSED: DisposedEvent,
 }
 
 __all__ = [
@@ -78,6 +81,8 @@ __all__ = [
     "ClassifiedEvent",
     "DeadLetter",
     "DeadLetterEvent",
+    "DisposedEvent",
+    "DisposedRecord",
     "FileFormat",
     "FixityFailed",
     "FixityFailedEvent",

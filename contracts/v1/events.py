@@ -290,6 +290,32 @@ class FixityFailed(_Frozen):
     checked_at: datetime
 
 
+class DisposedRecord(_Frozen):
+    """`archive.record.disposed.v1`: an archived record destroyed at the end of its retention period, by
+    an approved appraisal decision (docs/lifecycle.md, "Disposition"): what it was, why, who proposed and
+    who approved, which package versions were deleted. Supervision systems drop their copies of it."""
+
+    case: CaseIdentity
+    archival_code: str
+    case_title: str
+    retention: str = Field(
+        pattern=r"^D[1-9][0-9]{0,2}$", description="The retention period that ended (D10, D30, or an extended one)."
+    )
+    completed_at: datetime = Field(description="Start of the retention period: the case's completion.")
+    expired_at: datetime = Field(description="End of the retention period: completion + the period.")
+    decision_id: int = Field(ge=1, description="The appraisal decision (proposal) that was executed.")
+    reason: str = Field(min_length=1, description="Why the record was destroyed, as the proposer wrote it.")
+    proposed_by: str = Field(description="The name of the key that proposed the destruction.")
+    approved_by: str = Field(description="The name of the second key, of the approving role, that approved it.")
+    package_bucket: str
+    package_key: str
+    package_sha256: Sha256Hex | None = Field(default=None, description="SHA-256 of the deleted package object.")
+    deleted_versions: list[str] = Field(
+        default_factory=list, description="Object versions deleted, as `<site>:<version id>`."
+    )
+    destroyed_at: datetime
+
+
 # The concrete envelopes, one per topic, exported for producers, consumers and schema snapshots.
 ApprovalCompletedEvent = CloudEvent[UnifiedApprovalRecord]
 CapturedEvent = CloudEvent[CapturedCase]
@@ -299,3 +325,4 @@ ArchivedEvent = CloudEvent[ArchivedRecord]
 RejectedEvent = CloudEvent[RejectedCase]
 DeadLetterEvent = CloudEvent[DeadLetter]
 FixityFailedEvent = CloudEvent[FixityFailed]
+DisposedEvent = CloudEvent[DisposedRecord]

@@ -9,5 +9,16 @@ ARCHIVED = "archive.record.archived.v1"
 REJECTED = "archive.record.rejected.v1"
 DEAD_LETTER = "archive.dlq.v1"
 FIXITY_FAILED = "archive.fixity.failed.v1"
+DISPOSED = "archive.record.disposed.v1"
 
-ALL_TOPICS = (APPROVAL_COMPLETED, CAPTURED, VALIDATED, CLASSIFIED, ARCHIVED, REJECTED, DEAD_LETTER, FIXITY_FAILED)
+ALL_TOPICS = (
+    APPROVAL_COMPLETED,
+    CAPTURED,
+    VALIDATED,
+    CLASSIFIED,
+    ARCHIVED,
+    REJECTED,
+    DEAD_LETTER,
+    FIXITY_FAILED,
+    DISPOSED,
+)

@@ -27,6 +27,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # the archive centre's auditors: everything read-only, the audit log
     SUPERVISION = "supervision"  # 事中事后监管 systems: find records, download what is shared with them
     PLATFORM = "platform"  # an approval platform: its own records and its own rejected cases
+    APPROVER = "approver"  # who authorises destruction at expiry (档案鉴定 / 销毁审批): the second person
 
 
 class Permission(StrEnum):
@@ -40,6 +41,9 @@ class Permission(StrEnum):
     DASHBOARD_READ = "dashboard.read"  # the operations dashboard and its data
     AUDIT_READ = "audit.read"  # the audit log and its verification
     DOCS_READ = "docs.read"  # the OpenAPI description at /docs and /openapi.json
+    DISPOSITION_READ = "disposition.read"  # records due for disposition, proposals, legal holds
+    DISPOSITION_DECIDE = "disposition.decide"  # decide extend / keep / propose destruction; set, lift holds
+    DISPOSITION_APPROVE = "disposition.approve"  # approve a destruction proposed by another key
 
 
 class Disclosure(StrEnum):
@@ -73,6 +77,8 @@ POLICY: Mapping[Role, RolePolicy] = {
                 Permission.STATS_READ,
                 Permission.DASHBOARD_READ,
                 Permission.DOCS_READ,
+                Permission.DISPOSITION_READ,
+                Permission.DISPOSITION_DECIDE,
             }
         ),
         disclosure=Disclosure.MASKED,
@@ -90,6 +96,7 @@ POLICY: Mapping[Role, RolePolicy] = {
                 Permission.DASHBOARD_READ,
                 Permission.AUDIT_READ,
                 Permission.DOCS_READ,
+                Permission.DISPOSITION_READ,
             }
         ),
         disclosure=Disclosure.FULL,
@@ -119,6 +126,21 @@ POLICY: Mapping[Role, RolePolicy] = {
         # A platform produced its cases: all sharing levels of its own records, nothing of others'.
         grantable_sharing=ALL_SHARING,
         own_platform_only=True,
+    ),
+    # Approves destructions that an operator proposed (two persons: services/storage/disposition.py). It
+    # reads the records it is asked to approve; it downloads nothing and works no queue.
+    Role.APPROVER: RolePolicy(
+        permissions=frozenset(
+            {
+                Permission.RECORDS_SEARCH,
+                Permission.RECORDS_READ,
+                Permission.DISPOSITION_READ,
+                Permission.DISPOSITION_APPROVE,
+                Permission.DOCS_READ,
+            }
+        ),
+        disclosure=Disclosure.MASKED,
+        grantable_sharing=ALL_SHARING,
     ),
 }
 

@@ -32,7 +32,7 @@ from services.query.adapters.audit_log import PgAuditLog
 from services.query.adapters.query_store import PgQueryStore
 from services.query.auth import COOKIE_NAME, AuditMiddleware, any_caller, authenticate, presented_key, require
 from services.query.config import QuerySettings
-from services.query.routes import audit, cases, files, queues, records, stats
+from services.query.routes import audit, cases, disposition, files, queues, records, stats
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(stats.router)
     app.include_router(audit.router)
+    app.include_router(disposition.router)
     app.include_router(dashboard.router)
     app.include_router(pages.router)
     _show_browsers_the_login_form(app)

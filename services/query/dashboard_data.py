@@ -56,6 +56,7 @@ CACHE_SECONDS = {
     "revalidation": 10.0,
     "poison_pills": 5.0,
     "overdue": 30.0,
+    "disposition": 30.0,
 }
 
 
@@ -407,6 +408,31 @@ def overdue_part(rows: Sequence[Mapping[str, Any]], days: int) -> dict[str, Any]
     return {"ok": True, "days": days, "cases": len(rows), "by_platform_department": overdue_summary(rows)}
 
 
+def disposition_part(rows: Sequence[Mapping[str, Any]], oldest: int) -> dict[str, Any]:
+    """Records past their retention (services/storage/disposal.py `due`), oldest expiry first: how many,
+    how many held, how many with a destruction proposed or approved, and the oldest few."""
+    pending = [r["pending"]["status"] for r in rows if r.get("pending")]
+    return {
+        "ok": True,
+        "due": len(rows),
+        "held": sum(1 for r in rows if r.get("holds")),
+        "proposed": pending.count("proposed"),
+        "approved": pending.count("approved"),
+        "oldest": [
+            {
+                "case_key": r["case_key"],
+                "archival_code": r["archival_code"],
+                "case_title": r["case_title"],
+                "retention": r["retention"],
+                "expires_at": iso(r["expires_at"]),
+                "held": bool(r.get("holds")),
+                "pending": r["pending"]["status"] if r.get("pending") else None,
+            }
+            for r in rows[:oldest]
+        ],
+    }
+
+
 def part_failed(part: str, exc: BaseException) -> dict[str, Any]:
     """A part whose source failed: the page shows this message in place of the numbers."""
     source = "the index (PostgreSQL)" if part != "backlog" else "Kafka"
@@ -429,6 +455,7 @@ class DashboardQueries(Protocol):
     async def queues(self, departments: Sequence[str] | None, oldest: int) -> dict[str, Any]: ...
     async def overdue(self, now: datetime, days: int, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]: ...
+    async def disposition(self, now: datetime, departments: Sequence[str] | None) -> list[dict[str, Any]]: ...
 
 
 class ConsumerLag(Protocol):
@@ -495,6 +522,7 @@ class Dashboard:
             "queues": ((scope, rows), lambda: self._queues(scope, rows)),
             "overdue": ((scope,), lambda: self._overdue(scope)),
             "poison_pills": ((scope is None,), lambda: self._poison_pills(scoped=scope is not None)),
+            "disposition": ((scope, rows), lambda: self._disposition(scope, rows)),
         }
         results = await asyncio.gather(*(self._part(name, key, make) for name, (key, make) in parts.items()))
         return {"generated_at": iso(self.now()), **dict(zip(parts, results, strict=True))}
@@ -548,6 +576,9 @@ class Dashboard:
 
     async def _poison_pills(self, *, scoped: bool) -> dict[str, Any]:
         return poison_pills_part(await self.queries.poison_pills(self.now(), self.queue_rows), scoped=scoped)
+
+    async def _disposition(self, scope: tuple[str, ...] | None, rows: int) -> dict[str, Any]:
+        return disposition_part(await self.queries.disposition(self.now(), scope), rows)
 
     async def close(self) -> None:
         await self.lag.close()

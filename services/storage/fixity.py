@@ -65,6 +65,7 @@ class AuditReport:
     repaired: list[str] = field(default_factory=list)  # "<case key> <copy> → version <id>"
     lost: list[str] = field(default_factory=list)  # case keys with no intact copy left
     unreachable: list[str] = field(default_factory=list)  # "<case key> <copy>": its site did not answer
+    destroyed: list[str] = field(default_factory=list)  # case keys deleted by disposition while audited
 
     @property
     def failed(self) -> list[FixityResult]:
@@ -221,6 +222,13 @@ async def audit(
     report = AuditReport()
     for done, row in enumerate(rows, start=1):
         checked, unreachable = await _check_reachable_copies(row, store=store, replica=replica)
+        if any(not result.passed for result, _ in checked) and await index.being_destroyed(row["case_key"]):
+            # Listed before disposition deleted it (docs/lifecycle.md): gone on purpose, not damaged.
+            log.info("fixity audit skipped a package destroyed by disposition", extra={"case_key": row["case_key"]})
+            report.destroyed.append(row["case_key"])
+            if progress:
+                progress(done, len(rows))
+            continue
         report.unreachable.extend(f"{row['case_key']} {site}" for site in unreachable)
         checked_at = clock()
         alerts: dict[str, CloudEvent[FixityFailed]] = {}

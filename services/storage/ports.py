@@ -10,12 +10,13 @@ from typing import Any, Protocol, TypedDict
 from contracts.envelope import CloudEvent
 from contracts.v1 import SupersededRevision
 from services.common.adapters.fixity_log import FixityCheckRow
-from services.common.adapters.object_store import ObjectStore
+from services.common.adapters.object_store import ObjectStore, ObjectVersion
 from services.common.runner import Publisher
 
 __all__ = [
     "AuditIndex",
     "AuditPackageRow",
+    "DisposableStore",
     "FixityCheckRow",
     "ObjectStore",
     "RecordIndex",
@@ -80,6 +81,9 @@ class AuditIndex(Protocol):
     ) -> None: ...
     async def record_copy_version(self, case_key: str, *, column: str, version_id: str) -> None:
         """A verified copy the index had no version of (`column` NULL): record the version it read."""
+
+    async def being_destroyed(self, case_key: str) -> bool:
+        """Whether disposition has started deleting the case's package (or has destroyed it)."""
         ...
 
 
@@ -166,3 +170,14 @@ class TransferIndex(RevalidationIndex, Protocol):
     ) -> dict[str, Any] | None:
         """Close a set that is still open (None: it was not), with a PREMIS event per record."""
         ...
+
+
+class DisposableStore(Protocol):
+    """What disposition needs of a site's object store (MinioObjectStore is one): the versions of a
+    package key, deleting one (refused by the server while locked: ObjectLocked), lengthening a lock."""
+
+    async def list_versions(self, bucket: str, prefix: str = "") -> list[ObjectVersion]: ...
+    async def delete_version(self, bucket: str, key: str, version_id: str | None) -> None: ...
+    async def extend_lock(
+        self, bucket: str, key: str, version_id: str | None, *, retain_until: datetime, legal_hold: bool = False
+    ) -> None: ...

@@ -34,6 +34,7 @@ EVENT_TYPES: dict[str, str | None] = {
     # A package copied into a transfer set for the state archives, and the receiver's acknowledgement
     # (docs/lifecycle.md); its code in the LoC vocabulary was not verifiable offline, so no URI is claimed.
     "transfer": None,
+    "deletion": "del",  # the package destroyed at the end of its retention (docs/lifecycle.md)
 }
 
 SUCCESS, WARNING, FAILURE, NOT_PERFORMED = "success", "warning", "failure", "not performed"

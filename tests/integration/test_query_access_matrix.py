@@ -29,9 +29,11 @@ from tests.integration.test_query_api import (
 pytestmark = pytest.mark.integration
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "access.md"
-ROLES = ("operator", "auditor", "supervision", "platform")
+ROLES = ("operator", "auditor", "supervision", "platform", "approver")
 LEVELS = ("01", "02", "03")
 NO_REVIEW = "market-regulation/NO-SUCH-REVIEW/r1"
+NO_RECORD = "market-regulation/NO-SUCH-RECORD/r1"
+NO_PROPOSAL = "999999999"
 
 
 def _table(marker: str) -> list[dict[str, str]]:
@@ -103,6 +105,9 @@ def _fill(endpoint: str, world: QueryWorld, level: str, resolvable: dict[str, st
     elif path.startswith("/api/v1/reviews/"):
         path = path.replace("{case_key:path}", NO_REVIEW)
         body = {"rule_id": "SCJG-SL-ZY"}
+    elif path.startswith("/api/v1/disposition/"):
+        path = path.replace("{case_key:path}", NO_RECORD).replace("{decision_id:int}", NO_PROPOSAL)
+        body = {"decision": "keep", "reason": "matrix"}  # the reject body needs only the reason
     # file 2 of sample_record is a real PDF (a preview renders it); file 1 is random bytes
     seq = "2" if path.endswith("/preview") else "1"
     path = path.replace("{case_key:path}", world.case_key(level)).replace("{seq:int}", seq)
@@ -130,8 +135,8 @@ def _expected(endpoint: str, role: str, level: str) -> tuple[int, bool | None]:
     path = endpoint.split(" ", 1)[1]
     if endpoint in ("POST /login", "POST /logout"):
         return 303, None
-    if path.endswith(("/decide", "/choices")):
-        return 404, None  # allowed: it gets as far as looking the review up
+    if path.endswith(("/decide", "/choices", "/approve", "/reject")):
+        return 404, None  # allowed: it gets as far as looking the review, record or proposal up
     if row["record scope"] == "yes":
         if path in ("/api/v1/records", "/api/v1/records/export.csv"):
             return 200, visible

@@ -240,6 +240,7 @@ async def create_keys(world: QueryWorld) -> None:
         ("auditor", ["01", "02", "03"], None),
         ("supervision", ["01", "02"], None),
         ("platform", ["01", "02", "03"], PLATFORM),
+        ("approver", ["01", "02", "03"], None),
     ]:
         world.keys[role] = await keys.create(
             f"测试 {role}", role, sharing_levels=sharing, platform_id=platform, created_by="test"

@@ -22,6 +22,7 @@ from services.query.dashboard_data import (
     TtlCache,
     backlog_part,
     backlog_unavailable,
+    disposition_part,
     fixity_part,
     group_inputs,
     minute_series,
@@ -405,6 +406,7 @@ class FakeQueries:
         self.calls: list[tuple[str, Any]] = []
         self.failing: set[str] = set()
         self.archived = 5
+        self.due: list[dict[str, Any]] = []
 
     def _call(self, name: str, scope: Any) -> None:
         self.calls.append((name, scope))
@@ -455,6 +457,10 @@ class FakeQueries:
         self._call("overdue", departments)
         return []
 
+    async def disposition(self, now, departments):  # type: ignore[no-untyped-def]
+        self._call("disposition", departments)
+        return list(self.due)
+
     async def poison_pills(self, now, latest):  # type: ignore[no-untyped-def]
         self._call("poison_pills", None)
         return {"total": 1, "last_24_hours": 1, "latest": [POISON_PILL_ROW]}
@@ -492,6 +498,7 @@ async def test_a_snapshot_has_every_part():
         "revalidation",
         "queues",
         "poison_pills",
+        "disposition",
     ):
         assert snapshot[part]["ok"] is True, part
         assert snapshot[part]["as_of"] == "2026-11-25T10:30:42Z", part
@@ -532,6 +539,7 @@ async def test_pollers_share_one_query_per_part_while_it_is_fresh_and_a_failure_
     dashboard = _dashboard(queries, lag)
     await asyncio.gather(*(dashboard.snapshot() for _ in range(5)))
     assert sorted(name for name, _ in queries.calls) == [
+        "disposition",
         "fixity",
         "overdue",
         "poison_pills",
@@ -611,3 +619,31 @@ def test_overdue_rectifications_are_counted_per_platform_and_department_longest_
         ("market-regulation", 1, 20),
     ]
     assert overdue_part([], 15)["by_platform_department"] == []
+
+
+def _due(n: int, *, holds: bool = False, pending: str | None = None) -> dict[str, Any]:
+    return {
+        "case_key": f"p/C-{n}/r1",
+        "archival_code": f"Z109-XK·2016-D10-SCJG-{n:04d}",
+        "case_title": "许可",
+        "retention": "D10",
+        "expires_at": datetime(2026, 3, n, tzinfo=UTC),
+        "holds": [{"hold_id": 1, "reason": "诉讼", "reference": "ref"}] if holds else [],
+        "pending": {"decision_id": n, "status": pending} if pending else None,
+    }
+
+
+def test_the_disposition_part_counts_due_held_and_pending_and_lists_the_oldest():
+    part = disposition_part([_due(1, holds=True), _due(2, pending="proposed"), _due(3, pending="approved")], 2)
+    assert (part["due"], part["held"], part["proposed"], part["approved"]) == (3, 1, 1, 1)
+    assert [r["case_key"] for r in part["oldest"]] == ["p/C-1/r1", "p/C-2/r1"]
+    assert part["oldest"][0]["held"] is True and part["oldest"][1]["pending"] == "proposed"
+    assert part["oldest"][0]["expires_at"] == "2026-03-01T00:00:00Z"
+
+
+async def test_the_dashboard_shows_the_records_due_for_disposition():
+    queries = FakeQueries()
+    queries.due = [_due(1), _due(2, holds=True)]
+    snapshot = await _dashboard(queries, FakeLag()).snapshot()
+    assert snapshot["disposition"]["ok"] is True and snapshot["disposition"]["due"] == 2
+    assert snapshot["disposition"]["held"] == 1

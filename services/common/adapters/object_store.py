@@ -42,6 +42,15 @@ class ObjectUnreadable(Exception):
         self.bucket, self.key, self.detail = bucket, key, detail
 
 
+class ObjectLocked(Exception):
+    """The server refused to delete an object version: it is under COMPLIANCE retention or a legal hold
+    (S3 object lock; MinIO: "Object is WORM protected and cannot be overwritten"). `detail` is its answer."""
+
+    def __init__(self, bucket: str, key: str, version_id: str | None, detail: str) -> None:
+        super().__init__(f"{bucket}/{key} version {version_id} cannot be deleted: {detail}")
+        self.bucket, self.key, self.version_id, self.detail = bucket, key, version_id, detail
+
+
 def _refusal_detail(exc: BaseException) -> str | None:
     """What the server said when it answered and refused the data; None when it did not answer at all."""
     if isinstance(exc, S3Error):
@@ -341,6 +350,33 @@ class MinioObjectStore:
             ]
 
         return await asyncio.to_thread(_list)
+
+    async def delete_version(self, bucket: str, key: str, version_id: str | None) -> None:
+        """Delete one version for good (`DELETE ?versionId=`), not a delete marker. Under retention or a
+        legal hold the server refuses: ObjectLocked with what it said."""
+
+        def _delete() -> None:
+            try:
+                self.client.remove_object(bucket, key, version_id=version_id)
+            except S3Error as exc:
+                if exc.code == "AccessDenied" or "WORM" in (exc.message or ""):
+                    raise ObjectLocked(bucket, key, version_id, f"{exc.code}: {exc.message}") from exc
+                raise
+
+        await asyncio.to_thread(_delete)
+
+    async def extend_lock(
+        self, bucket: str, key: str, version_id: str | None, *, retain_until: datetime, legal_hold: bool = False
+    ) -> None:
+        """Lengthen a version's COMPLIANCE retention (the server refuses shortening it) and, with
+        `legal_hold`, put a legal hold on it."""
+
+        def _extend() -> None:
+            self.client.set_object_retention(bucket, key, Retention(COMPLIANCE, retain_until), version_id=version_id)
+            if legal_hold:
+                self.client.enable_object_legal_hold(bucket, key, version_id=version_id)
+
+        await asyncio.to_thread(_extend)
 
     async def list_objects(self, bucket: str, prefix: str = "") -> list[ObjectVersion]:
         """The current objects under `prefix` (latest versions, no delete markers)."""

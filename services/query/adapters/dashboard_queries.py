@@ -15,11 +15,13 @@ from typing import Any
 
 import asyncpg
 
+import services.storage.disposal as disposal
 from services.query.adapters.query_store import PgQueryStore, QueueScope
 
 # Every query takes the department filter as $1 (text[] or NULL).
 _RECORD_SCOPE = "($1::text[] IS NULL OR r.department_code = ANY($1::text[]))"
 _QUARANTINE_SCOPE = "($1::text[] IS NULL OR q.department_code = ANY($1::text[]))"
+DISPOSITION_LIMIT = 10_000  # records due that the dashboard counts; more is a backlog to see in the CLI
 _REVIEW_SCOPE = "($1::text[] IS NULL OR (c.validated_event #>> '{data,case,department_code}') = ANY($1::text[]))"
 
 
@@ -250,6 +252,11 @@ class PgDashboardQueries:
         """Overdue rectifications, as the API lists them (one query, in PgQueryStore)."""
         scope = QueueScope(platform_id=None, departments=frozenset(departments or ()))
         return await PgQueryStore(self.pool).overdue_rectifications(now=now, days=days, scope=scope)
+
+    async def disposition(self, now: datetime, departments: Sequence[str] | None) -> list[dict[str, Any]]:
+        """Records past their retention at `now`, as `archivectl disposition due` lists them."""
+        rows = await disposal.due(disposal.disposition_store(self.pool), now, limit=DISPOSITION_LIMIT)
+        return [r for r in rows if not departments or r["department_code"] in departments]
 
 
 def _scope(departments: Sequence[str] | None) -> list[str] | None:

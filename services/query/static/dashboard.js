@@ -282,6 +282,26 @@
     );
   }
 
+  function drawDisposition(d) {
+    const ok = showPartError("disposition", d);
+    setNumber("disposition-count", ok ? d.due : null);
+    for (const name of ["held", "proposed", "approved"]) {
+      $(`disposition-${name}`).textContent = ok ? String(d[name]) : "—";
+    }
+    const rows = ok ? d.oldest : [];
+    $("disposition-empty").hidden = !ok || rows.length > 0;
+    replaceRows("disposition", $("disposition-rows"), rows, (r) =>
+      el(
+        "tr",
+        { "data-testid": "disposition-row", "data-case-key": r.case_key },
+        el("td", {}, el("code", {}, r.archival_code), el("div", { className: "muted" }, r.case_title)),
+        el("td", {}, r.retention),
+        el("td", {}, formatTime(r.expires_at)),
+        el("td", {}, r.held ? "冻结 held" : r.pending ? r.pending : "待鉴定 to appraise")
+      )
+    );
+  }
+
   function drawOverdue(o) {
     const ok = showPartError("overdue", o);
     setNumber("overdue-count", ok ? o.cases : null);
@@ -379,6 +399,7 @@
       drawPoisonPills(data.poison_pills);
       drawQueues(data.queues);
       if (data.overdue) drawOverdue(data.overdue);
+      if (data.disposition) drawDisposition(data.disposition);
       updates += 1;
       root.dataset.updates = String(updates);
       root.dataset.state = "ok";

@@ -109,10 +109,16 @@ class PgIndex:
 
         Archival codes are upserted from the packages, and each series' counter is raised to the highest
         item number archived in it; codes of cases not archived yet (classified, in flight) are kept, so
-        they are not handed out again. Fixity-check history is not in the packages and is left alone."""
+        they are not handed out again. Fixity-check history is not in the packages and is left alone, and
+        so are the tombstones of destroyed records with their preservation events."""
         count = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("TRUNCATE preservation_events, record_files, records")
+            await conn.execute("TRUNCATE record_files, records")
+            # A destroyed record's preservation events (its PREMIS deletion event last) are in no package
+            # any more: they stay, beside its tombstone (docs/lifecycle.md).
+            await conn.execute(
+                "DELETE FROM preservation_events WHERE case_key NOT IN (SELECT case_key FROM record_tombstones)"
+            )
             for rows in packages:
                 await _ensure_code(conn, rows.code, overwrite=True)
                 record = {**rows.record, "archived_event": json.dumps(rows.archived_event, ensure_ascii=False)}
@@ -154,6 +160,17 @@ class PgIndex:
         self, publisher: Publisher, topic_name: Callable[[str], str], *, only: str | None = None
     ) -> int:
         return await outbox.relay(self.pool, publisher, topic_name, only=only)
+
+    async def being_destroyed(self, case_key: str) -> bool:
+        """A destruction of the case is executing or executed (docs/lifecycle.md): its package is going or
+        gone on purpose, so an audit that listed it before is not looking at a fixity failure."""
+        return bool(
+            await self.pool.fetchval(
+                """SELECT 1 FROM disposition_decisions WHERE case_key = $1 AND decision = 'destroy'
+                   AND status IN ('executing', 'executed') LIMIT 1""",
+                case_key,
+            )
+        )
 
     async def record_repair(
         self, case_key: str, *, column: str, version_id: str | None, event: dict[str, Any], check: FixityCheckRow
