@@ -387,6 +387,7 @@ async def run_import(
         smoothing=0.1,
     )
     sent_keys: set[str] = set()
+    unsent = [0]  # rows found unsendable while sending: done, as far as the bar is concerned
     all_sent = asyncio.Event()
 
     async def send_all() -> None:
@@ -402,6 +403,7 @@ async def run_import(
                         f"no folder of scans {row.get(folder_column)!r} under {options.directory}",
                         f"在 {options.directory} 下找不到扫描件文件夹“{row.get(folder_column)}”。",
                     )
+                    unsent[0] += 1
                     bar.update(1)
                     continue
                 scans = await asyncio.to_thread(case_scans, folder)
@@ -412,6 +414,7 @@ async def run_import(
                         f"folder {folder} holds no scan (PDF, TIFF or JPEG)",
                         f"文件夹 {folder} 中没有扫描件（PDF、TIFF 或 JPEG）。",
                     )
+                    unsent[0] += 1
                     bar.update(1)
                     continue
                 payload = {
@@ -436,9 +439,8 @@ async def run_import(
         all_sent.set()
 
     def progress(done: int, _total: int) -> None:
-        local = sum(1 for r in to_send if r.this_run == "not sent")
-        bar.n = done + local
-        bar.refresh()
+        if done + unsent[0] > bar.n:  # through update(), so that tqdm's smoothed rate and ETA follow
+            bar.update(done + unsent[0] - bar.n)
 
     outcomes = Outcomes(expected=set())
     sender = asyncio.create_task(send_all())
