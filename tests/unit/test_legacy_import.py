@@ -219,5 +219,5 @@ def test_the_command_is_registered_with_its_defaults():
         "scans",
         "案卷目录.xlsx",
         "legacy-catalogue/1",
-        2.0,
+        0.5,
     )
