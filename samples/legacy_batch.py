@@ -145,9 +145,16 @@ def _term(rng: random.Random) -> str:
 
 
 def generate_batch(
-    out: Path, cases: int, *, seed: int = 2026, defect_every: int | None = 4, csv_format: bool = False
+    out: Path,
+    cases: int,
+    *,
+    seed: int = 2026,
+    defect_every: int | None = 4,
+    csv_format: bool = False,
+    first_number: int = 1,
 ) -> Path:
-    """Write the batch under `out`; returns the catalogue's path."""
+    """Write the batch under `out`; returns the catalogue's path. Case and item numbers count from
+    `first_number` (two batches with distinct numbers are distinct cases)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(f"legacy:{seed}")
     rows: list[list[str]] = []
@@ -163,8 +170,8 @@ def generate_batch(
         accepted = date(year, 1, 1) + timedelta(days=rng.randrange(330))
         completed = accepted + timedelta(days=rng.randint(1, 20))
         term = "临时" if defect == "unknown_term" else _term(rng)
-        number = f"LS{year}{i + 1:05d}"
-        legacy_code = f"Z109-{year}-{term}-{i + 1:04d}"
+        number = f"LS{year}{first_number + i:05d}"
+        legacy_code = f"Z109-{year}-{term}-{first_number + i:04d}"
         dept = department("legacy-paper", "工商行政管理局" if item != "道路货物运输经营许可" else "交通局", region.code)
         folder = f"{number}"
         pages = 0 if defect == "no_folder" else write_case_files(out / folder, i, ITEMS[item], defect)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -120,9 +121,36 @@ async def test_importing_again_archives_nothing_twice_and_retries_the_rest(impor
     conn = await asyncpg.connect(pipeline.pg_dsn())
     try:
         counts = await conn.fetch(
-            "SELECT case_key, count(*) AS n FROM records WHERE case_key LIKE 'import/%' GROUP BY case_key"
+            "SELECT case_key, count(*) AS n FROM records WHERE case_key = ANY($1) GROUP BY case_key",
+            [r["case_key"] for r in first if r["case_key"]],
         )
     finally:
         await conn.close()
     assert counts and all(r["n"] == 1 for r in counts)
     assert len(counts) == sum(1 for e in expected.values() if e["defect"] is None)
+
+
+async def test_the_command_imports_a_csv_catalogue_and_writes_its_report(pipeline, tmp_path):
+    """`archivectl import` itself, as an operator runs it: its own process, a CSV catalogue, the bar on
+    stderr, the report file, the exit status."""
+    import os
+    import subprocess
+    import sys
+
+    catalogue = generate_batch(tmp_path, 3, seed=11, defect_every=None, csv_format=True, first_number=901)
+    env = {**os.environ, "AA_NAMESPACE": pipeline.namespace}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "archivectl", "import", str(tmp_path), "--catalogue", str(catalogue), "--rate", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"3/3 \[\d\d:\d\d<\d\d:\d\d", done.stderr), done.stderr[-2000:]
+    assert "3 row(s): 3 archived" in done.stdout
+    with (tmp_path / "import-report.csv").open(encoding="utf-8-sig", newline="") as fh:
+        lines = list(csv.DictReader(fh))
+    assert [line["outcome"] for line in lines] == ["archived"] * 3
+    assert all(line["archival_code"].startswith("Z109-XK·") for line in lines)
