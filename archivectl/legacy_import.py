@@ -449,8 +449,10 @@ async def run_import(
         expected = {r.case_key for r in to_send}
         budget = len(to_send) / options.rate + options.wait_seconds
         # Every row that can be sent is awaited; rows the importer could not send drop out when known.
-        outcomes = await _await_sent(settings, expected, sent_keys, all_sent, budget, started, progress)
-        await sender
+        outcomes = await _await_sent(
+            settings, expected, sent_keys, all_sent, budget, started, progress, stop=sender.done
+        )
+        await sender  # raises what stopped the sending, if anything did
     finally:
         if not sender.done():
             sender.cancel()
@@ -467,13 +469,18 @@ async def _await_sent(
     timeout: float,
     since: datetime,
     progress: Callable[[int, int], None],
+    *,
+    stop: Callable[[], bool],
 ) -> Outcomes:
     """The outcomes of the rows sent this run. Rows found unsendable while sending are dropped from the
-    wait once sending has finished (until then a row may still be on its way)."""
+    wait once sending has finished (until then a row may still be on its way); if the sending stopped
+    before the end (`stop()` true, `all_sent` not set: it failed), nothing more is awaited."""
     if not expected:
         return Outcomes(expected=set(), complete=True)
 
     def narrowed(outcomes: Outcomes) -> bool:
+        if stop() and not all_sent.is_set():
+            return True
         if all_sent.is_set():
             outcomes.expected &= sent_keys
         return not outcomes.pending
