@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from archivectl.topic_reader import Seen, read_topics
@@ -20,9 +22,14 @@ class Outcomes:
     rejected: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_lettered: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = False
+    # Rejections and dead letters from before this moment are not this run's: a retried case's earlier
+    # rejection is history, its outcome is still to come. (An archived case stays archived: always counted.)
+    since: datetime | None = None
 
     def record(self, seen: Seen) -> None:
         if seen.key not in self.expected:
+            return
+        if self.since is not None and seen.topic != topics.ARCHIVED and _event_time(seen.event) < self.since:
             return
         target = {
             topics.ARCHIVED: self.archived,
@@ -37,19 +44,34 @@ class Outcomes:
 
 
 async def await_outcomes(
-    settings: ArchiveSettings, expected: set[str], timeout: float, progress: Any = None
+    settings: ArchiveSettings,
+    expected: set[str],
+    timeout: float,
+    progress: Any = None,
+    *,
+    since: datetime | None = None,
+    done: Callable[[Outcomes], bool] | None = None,
 ) -> Outcomes:
-    outcomes = Outcomes(expected=set(expected))
+    """Read the outcome topics until every expected case has one (or `done(outcomes)` says so)."""
+    outcomes = Outcomes(expected=set(expected), since=since)
 
     def on_event(seen: Seen) -> None:
         outcomes.record(seen)
         if progress:
             progress(len(outcomes.expected) - len(outcomes.pending), len(outcomes.expected))
 
+    finished = done or (lambda o: not o.pending)
     _, outcomes.complete = await read_topics(
-        settings, OUTCOME_TOPICS, done=lambda _: not outcomes.pending, timeout=timeout, on_event=on_event
+        settings, OUTCOME_TOPICS, done=lambda _: finished(outcomes), timeout=timeout, on_event=on_event
     )
     return outcomes
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(event.get("time")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def render_summary(outcomes: Outcomes, settings: ArchiveSettings, platforms: Counter[str]) -> str:

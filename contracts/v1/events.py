@@ -10,7 +10,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import CloudEvent
-from contracts.v1.record import CaseIdentity, CaseMetadata, Sha256Hex, Stage, UnifiedApprovalRecord
+from contracts.v1.record import (
+    CaseIdentity,
+    CaseMetadata,
+    RetentionPeriod,
+    Sha256Hex,
+    Stage,
+    UnifiedApprovalRecord,
+)
 
 
 class _Frozen(BaseModel):
@@ -145,12 +152,6 @@ class ValidatedCase(_Frozen):
         default_factory=list,
         description="The format of every file, in the order of `files` (added in 1.x; absent before).",
     )
-
-
-class RetentionPeriod(StrEnum):
-    PERMANENT = "Y"  # 永久
-    THIRTY_YEARS = "D30"  # 定期30年
-    TEN_YEARS = "D10"  # 定期10年
 
 
 class SharingLevel(StrEnum):

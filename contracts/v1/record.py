@@ -98,6 +98,28 @@ class Material(BaseModel):
         return self
 
 
+class RetentionPeriod(StrEnum):
+    PERMANENT = "Y"  # 永久
+    THIRTY_YEARS = "D30"  # 定期30年
+    TEN_YEARS = "D10"  # 定期10年
+
+
+class LegacyFiling(BaseModel):
+    """How a case digitised from paper was filed before it came to the archive (docs/lifecycle.md,
+    "Import of digitised paper"): its old archival code and retention as the paper catalogue gives them.
+    The archive gives it a code of its own series; the old code stays with the record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    archival_code: NonEmpty = Field(description="The archival code (档号) the paper case was filed under.")
+    retention_as_filed: NonEmpty = Field(description="The retention term as the catalogue writes it, e.g. 长期.")
+    retention: RetentionPeriod = Field(
+        description="That term in today's periods (长期 → D30, 短期 → D10, 永久 → Y), per the import mapping file; "
+        "classification keeps it instead of the schedule rule's period."
+    )
+    catalogue: str | None = Field(default=None, max_length=500, description="The catalogue (案卷目录) it came from.")
+
+
 class CaseIdentity(BaseModel):
     """What makes a case revision unique across the archive."""
 
@@ -136,6 +158,9 @@ class CaseMetadata(CaseIdentity):
     process_records: list[ProcessRecord] = Field(default_factory=list)
     file_count: int | None = Field(default=None, ge=0, description="Declared number of files (归档文件数), if known.")
     total_bytes: int | None = Field(default=None, ge=0, description="Declared total size of the files, if known.")
+    legacy: LegacyFiling | None = Field(
+        default=None, description="Only for cases digitised from paper: how they were filed on paper (v1 addition)."
+    )
 
 
 class UnifiedApprovalRecord(CaseMetadata):

@@ -11,7 +11,9 @@ where its value comes from:
     datetime: "%Y%m%d%H%M%S"   parse with this format; naive times are in `timezone` (default +08:00)
     transform: [strip, upper]  named pure functions, for what data cannot express
 
-Lists (process records, materials) are declared with `each: <path>` and `fields:` for one element.
+Lists (process records, materials) are declared with `each: <path>` and `fields:` for one element,
+or — where the source has one flat row and no list, like a paper catalogue — with `items:`, a fixed list
+of elements each mapped from the whole payload.
 Materials may take their stage from their name (`stage_by_material_name`) with a `default_stage`.
 `passthrough: true` declares the unified record itself (no mapping).
 """
@@ -28,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from pydantic import ValidationError
 
-from contracts.v1 import UnifiedApprovalRecord
+from contracts.v1 import CaseIdentity, UnifiedApprovalRecord
 
 DIALECT_DIR = Path(__file__).with_name("dialects")
 
@@ -114,6 +116,26 @@ class Dialect:
                 [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
             ) from exc
 
+    def identity(self, payload: Mapping[str, Any], platform: str) -> CaseIdentity | None:
+        """The case number and revision the payload names, by the mapping's own rules — also for a payload
+        that does not map as a whole (what a rejection of it is addressed to); None when not even those map."""
+        if self.passthrough:
+            document: Any = payload
+        else:
+            problems: list[str] = []
+            rules = {k: self.spec["record"][k] for k in ("case_number", "revision") if k in self.spec["record"]}
+            document = _map_object(rules, payload, "", problems)
+            if problems:
+                return None
+        try:
+            return CaseIdentity(
+                source_platform=platform,
+                case_number=str(document.get("case_number") or ""),
+                revision=document.get("revision") or 1,
+            )
+        except (ValidationError, ValueError, TypeError):
+            return None
+
 
 def _is_rule(spec: Any) -> bool:
     return isinstance(spec, Mapping) and bool(set(spec) & _RULE_KEYS) and set(spec) <= _RULE_KEYS
@@ -181,6 +203,8 @@ def _map_object(spec: Mapping[str, Any], payload: Any, prefix: str, problems: li
 
 
 def _map_list(spec: Mapping[str, Any], payload: Any, name: str, problems: list[str]) -> list[dict[str, Any]]:
+    if "items" in spec:  # a fixed list of elements, each mapped from the whole payload
+        return [_map_object(element, payload, f"{name}.{i}.", problems) for i, element in enumerate(spec["items"])]
     items = _lookup(payload, spec["each"])
     if items is _MISSING or items is None:
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from contracts.v1 import CaseMetadata, RetentionPeriod, SharingLevel
@@ -62,9 +62,19 @@ def decision_from_rule(rule: Rule, schedule_version: str) -> Decision:
 
 
 def decide(case: CaseMetadata, schedule: Schedule) -> Decision | None:
-    """The schedule's highest-priority matching rule, as a decision; None when no rule covers the case."""
+    """The schedule's highest-priority matching rule, as a decision; None when no rule covers the case.
+
+    A case digitised from paper (`case.legacy`) keeps the retention it was appraised with when it was
+    filed on paper, as the import mapping file translates the old term into today's periods (长期 → D30,
+    短期 → D10, 永久 → Y; docs/lifecycle.md): the rule gives its category, class, security and sharing.
+    Appraisal at expiry, not the import, is where a retention is changed."""
     rule = schedule.evaluate(case)
-    return decision_from_rule(rule, schedule.version) if rule else None
+    if rule is None:
+        return None
+    decision = decision_from_rule(rule, schedule.version)
+    if case.legacy is not None:
+        decision = replace(decision, retention=case.legacy.retention)
+    return decision
 
 
 def filing_year(case: CaseMetadata) -> int:

@@ -47,7 +47,8 @@ def measure(data: bytes, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> Me
 def case_fingerprint(case: CaseMetadata, files: Sequence[CapturedFile]) -> str:
     """SHA-256 of the metadata and the files' digests: equal for a redelivery, different for other content."""
     payload = {
-        "case": case.model_dump(mode="json"),
+        # `legacy` (a v1 addition) is left out when absent, so that fingerprints taken before it stay equal
+        "case": case.model_dump(mode="json", exclude={"legacy"} if case.legacy is None else None),
         "files": [[f.stage.value, f.material_name, f.original_file_name, f.sha256] for f in files],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

@@ -180,7 +180,8 @@ def _fingerprint(cases: list[SampleCase]) -> str:
     """SHA-256 of the cases as JSON with sorted keys, each file's content replaced by its own SHA-256."""
     rows = []
     for case in cases:
-        record = case.record.model_dump(mode="json")
+        # `legacy` (a later optional field, absent from every sample case) is left out: the cases are the same
+        record = case.record.model_dump(mode="json", exclude={"legacy"} if case.record.legacy is None else None)
         for material in record["materials"]:
             content = base64.b64decode(material.pop("content_base64"), validate=True)
             material["content_sha256"] = hashlib.sha256(content).hexdigest()

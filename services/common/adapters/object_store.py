@@ -10,7 +10,7 @@ import asyncio
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any, Protocol
 
 from minio import Minio
@@ -167,6 +167,11 @@ class MinioObjectStore:
                 http_client=http_client,
             )
         )
+
+    async def presigned_get_url(self, bucket: str, key: str, expires: timedelta) -> str:
+        """A URL that reads the object with a plain HTTP GET until `expires` from now (S3 presigned, at most
+        7 days): how `archivectl import` hands capture the scans it staged (docs/lifecycle.md)."""
+        return await asyncio.to_thread(self.client.presigned_get_object, bucket, key, expires=expires)
 
     async def ensure_bucket(self, bucket: str, *, object_lock: bool = False) -> None:
         if bucket in self._known_buckets:
