@@ -92,9 +92,16 @@ class PgDashboardQueries:
 
     async def fixity(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]:
         """Packages and the outcome of each one's latest fixity check."""
+        return await self._latest_outcomes("fixity_checks", departments, failed_limit)
+
+    async def _latest_outcomes(
+        self, table: str, departments: Sequence[str] | None, failed_limit: int
+    ) -> dict[str, Any]:
+        """Packages and the outcome of each one's latest row in `table` (fixity_checks, revalidations: both
+        have case_key, outcome, checked_at, reason, id); `table` is one of this module's literals."""
         scope = _scope(departments)
-        latest = """SELECT DISTINCT ON (f.case_key) f.case_key, f.outcome, f.checked_at, f.reason
-                    FROM fixity_checks f ORDER BY f.case_key, f.checked_at DESC, f.id DESC"""
+        latest = f"""SELECT DISTINCT ON (f.case_key) f.case_key, f.outcome, f.checked_at, f.reason
+                    FROM {table} f ORDER BY f.case_key, f.checked_at DESC, f.id DESC"""
         async with self.pool.acquire() as conn:
             summary = await conn.fetchrow(
                 f"""WITH latest AS ({latest})
@@ -165,34 +172,7 @@ class PgDashboardQueries:
     async def revalidation(self, departments: Sequence[str] | None, failed_limit: int) -> dict[str, Any]:
         """Packages and the outcome of each one's latest four-property re-check (at preservation time or at
         transfer: services/storage/revalidation.py), in the fixity part's shape."""
-        scope = _scope(departments)
-        latest = """SELECT DISTINCT ON (v.case_key) v.case_key, v.outcome, v.checked_at, v.reason
-                    FROM revalidations v ORDER BY v.case_key, v.checked_at DESC, v.id DESC"""
-        async with self.pool.acquire() as conn:
-            summary = await conn.fetchrow(
-                f"""WITH latest AS ({latest})
-                    SELECT
-                      (SELECT count(*) FROM records r WHERE r.package_key IS NOT NULL AND {_RECORD_SCOPE})
-                        AS packages,
-                      count(l.case_key) AS checked,
-                      count(*) FILTER (WHERE l.outcome = 'pass') AS passed,
-                      count(*) FILTER (WHERE l.outcome = 'fail') AS failed,
-                      max(l.checked_at) AS last_checked_at
-                    FROM latest l JOIN records r ON r.case_key = l.case_key
-                    WHERE r.package_key IS NOT NULL AND {_RECORD_SCOPE}""",
-                scope,
-            )
-            failed = await conn.fetch(
-                f"""WITH latest AS ({latest})
-                    SELECT l.case_key, r.archival_code, r.case_title, l.checked_at, l.reason
-                    FROM latest l JOIN records r ON r.case_key = l.case_key
-                    WHERE l.outcome = 'fail' AND {_RECORD_SCOPE}
-                    ORDER BY l.checked_at DESC, l.case_key
-                    LIMIT $2""",
-                scope,
-                failed_limit,
-            )
-        return {**dict(summary), "failed_packages": [dict(r) for r in failed]}
+        return await self._latest_outcomes("revalidations", departments, failed_limit)
 
     async def poison_pills(self, now: datetime, latest: int) -> dict[str, Any]:
         """Messages set aside after K worker deaths: how many (ever, last 24 h) and the latest `latest`."""
