@@ -341,9 +341,9 @@ def pdf_page_count(data: bytes) -> int:
 # --- scanned pages --------------------------------------------------------------------------------------
 
 
-def a4_pixels(dpi: int) -> tuple[int, int]:
-    """Pixel size of an A4 page at `dpi` (200 dpi: 1654 x 2339)."""
-    return round(A4_MM[0] / 25.4 * dpi), round(A4_MM[1] / 25.4 * dpi)
+def a4_pixels(dpi: int, paper_mm: tuple[float, float] = A4_MM) -> tuple[int, int]:
+    """Pixel size of a page at `dpi` (A4 at 200 dpi: 1654 x 2339; A3 at 600 dpi: 7016 x 9921)."""
+    return round(paper_mm[0] / 25.4 * dpi), round(paper_mm[1] / 25.4 * dpi)
 
 
 def _text_line(draw: ImageDraw.ImageDraw, rng: random.Random, x0: int, x1: int, y: int, h: int, ink: int) -> None:
@@ -358,15 +358,18 @@ def _text_line(draw: ImageDraw.ImageDraw, rng: random.Random, x0: int, x1: int, 
         x = end + gap + rng.randint(0, gap)
 
 
-def scanned_page_jpeg(seed: int, dpi: int = 200, colour: bool = True, with_seal: bool = True) -> bytes:
+def scanned_page_jpeg(
+    seed: int, dpi: int = 200, colour: bool = True, with_seal: bool = True, paper_mm: tuple[float, float] = A4_MM
+) -> bytes:
     """A scanned A4 form as a JPEG (quality 70, `dpi` recorded in JFIF): off-white paper with uneven tone,
     a title, text lines drawn as grey bars, a table grid with filled cells, a red seal (ring, star and
     arc "characters") multiplied onto the paper like ink, and faint scanner noise.
 
-    Deterministic in `seed`. At 200 dpi the page is 1654 x 2339 px and the file about 190 KB.
+    Deterministic in `seed`. At 200 dpi the page is 1654 x 2339 px and the file about 190 KB. `paper_mm`
+    makes another paper size (A3 = 297 x 420 mm): the layout keeps its millimetres, the page grows.
     """
-    rng = random.Random(f"scan:{seed}:{dpi}:{colour}:{with_seal}")
-    w, h = a4_pixels(dpi)
+    rng = random.Random(f"scan:{seed}:{dpi}:{colour}:{with_seal}" + ("" if paper_mm == A4_MM else f":{paper_mm}"))
+    w, h = a4_pixels(dpi, paper_mm)
     px = dpi / 25.4  # pixels per millimetre
 
     # Paper: off-white, with a smooth uneven tone (a tiny random image scaled up).
