@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +39,14 @@ from samples.generator import generate_cases
 from samples.staging import classified_event
 from services.classification.adapters.schedule_store import PgClassificationStore
 from services.common.adapters.object_store import MinioObjectStore
+from services.common.digests import digests_of
 from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
 from services.storage import bag
 from services.storage.adapters.index import PgIndex
 from services.storage.bootstrap import build
 from services.storage.config import StorageSettings
-from services.storage.steps import build_package
+from services.storage.steps import Staged, build_package
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "docs" / "benchmarks.md"
@@ -78,6 +82,7 @@ async def run(n: int) -> dict[str, Any]:
     await upgrade(settings)
     store = MinioObjectStore.from_settings(settings)
     index = await PgIndex.connect(settings, migrate=False)
+    folder = Path(tempfile.mkdtemp(prefix="bench-storage-"))  # the staged files, as the step copies them
     try:
         events = await prepare(settings, store, index, n)
         storage = StorageSettings(**{**settings.model_dump(), "fixity_interval_seconds": 0})
@@ -101,8 +106,14 @@ async def run(n: int) -> dict[str, Any]:
         many_ms: list[float] = []
         members_per_case: list[int] = []
         for i, event in enumerate(events):
-            payloads = [await store.get_bytes(f.stored.bucket, f.stored.key) for f in event.data.files]
-            data, key, _ = build_package(event, payloads, archive_bucket=plain, code_allocated_at=None, now=utc_now())
+            payloads = []
+            for n, f in enumerate(event.data.files):
+                content = await store.get_bytes(f.stored.bucket, f.stored.key)
+                (folder / f"{n}").write_bytes(content)
+                payloads.append(Staged(folder / f"{n}", digests_of(content)))
+            buffer = io.BytesIO()
+            key, _ = build_package(event, payloads, buffer, archive_bucket=plain, code_allocated_at=None, now=utc_now())
+            data = buffer.getvalue()
             sizes.append(len(data))
             t0 = time.perf_counter()
             await store.put_bytes(plain, f"tar/{key}", data, content_type="application/x-tar")
@@ -128,6 +139,7 @@ async def run(n: int) -> dict[str, Any]:
             if (i + 1) % max(1, n // 10) == 0:
                 say(f"layouts {i + 1}/{n}")
     finally:
+        shutil.rmtree(folder, ignore_errors=True)
         await index.close()
     return {
         "n": n,

@@ -46,6 +46,11 @@ class InMemoryObjectStore:
             raise ObjectMissing(f"{bucket}/{key}")
         return self.buckets[bucket][key][0]
 
+    async def get_into(self, bucket: str, key: str, out: Any, *, version_id: str | None = None) -> int:
+        data = await self.get_bytes(bucket, key, version_id=version_id)
+        out.write(data)
+        return len(data)
+
     async def stat(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None:
         item = self.buckets.get(bucket, {}).get(key)
         return StoredObject(bucket, key, len(item[0]), item[1], "v1") if item else None
@@ -68,6 +73,27 @@ class InMemoryObjectStore:
         await self.put_bytes(bucket, key, data, content_type=content_type, metadata=metadata)
         self.retention[(bucket, key)] = (retain_until, legal_hold)
         return WriteOnce("v1", created=True)
+
+    async def put_write_once_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Any,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: Any = None,
+        legal_hold: bool = False,
+    ) -> Any:
+        return await self.put_write_once(
+            bucket,
+            key,
+            path.read_bytes(),
+            content_type=content_type,
+            metadata=metadata,
+            retain_until=retain_until,
+            legal_hold=legal_hold,
+        )
 
     async def put_new_version(
         self,

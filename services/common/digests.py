@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,35 @@ class DigestStream:
 
     def digests(self) -> Digests:
         return Digests(self._sha256.hexdigest(), self._sm3.hexdigest(), self.size)
+
+
+class Sink(Protocol):
+    """Where a stream is written: a binary file, or a DigestWriter around one."""
+
+    def write(self, chunk: bytes, /) -> int: ...
+
+
+class DigestWriter:
+    """A write-only file that digests what passes through it: wraps `out` (a file opened for binary
+    writing), so a stream is stored and fingerprinted in the same pass without holding it in memory.
+    Hand it to anything that writes chunks (minio's download loop, tarfile, shutil.copyfileobj)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._stream = DigestStream()
+
+    def write(self, chunk: bytes) -> int:
+        self._stream.update(chunk)
+        return self._out.write(chunk)
+
+    def tell(self) -> int:  # tarfile asks where it is; bytes written so far, the same as the digest's size
+        return self._stream.size
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def digests(self) -> Digests:
+        return self._stream.digests()
 
 
 def digests_of(data: bytes) -> Digests:

@@ -14,14 +14,18 @@ repair from someone else's later version.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.common.adapters.object_store import ObjectMissing, ObjectStore, ObjectUnreadable
+from services.common.digests import DigestWriter, Sink
 from services.common.faults import InvalidInput
-from services.storage import domain
+from services.storage import bag, domain
 
 if TYPE_CHECKING:
     from services.storage.ports import AuditPackageRow
@@ -52,40 +56,50 @@ class CopyNotVerified(InvalidInput):
         super().__init__(reason, kind="CopyNotVerified")
 
 
-def package_metadata(data: bytes, manifest_sha256: str, **extra: str) -> dict[str, str]:
-    return {"sha256": hashlib.sha256(data).hexdigest(), "manifest-sha256": manifest_sha256, **extra}
+def package_metadata(package_sha256: str, manifest_sha256: str, **extra: str) -> dict[str, str]:
+    """The user metadata of a package object: its own digest and its payload manifest's."""
+    return {"sha256": package_sha256, "manifest-sha256": manifest_sha256, **extra}
 
 
 async def write_copy(
     site: Site,
     bucket: str,
     key: str,
-    data: bytes,
+    package: bag.Package,
     *,
     metadata: dict[str, str],
     retain_until: datetime | None,
     legal_hold: bool,
-) -> tuple[str | None, bytes, bool]:
-    """Write one copy once (If-None-Match) and read it back: (version id, the stored bytes, created).
+    folder: Path,
+) -> tuple[str | None, bag.Package, bool]:
+    """Write one copy once (If-None-Match) from the package's local file and read it back into a file
+    under `folder`: (version id, the stored package, created).
 
-    A copy made by this call must read back as `data`; a copy already there (an earlier attempt) is
-    returned as it is — the caller decides whether it agrees with the other site's."""
-    written = await site.store.put_write_once(
+    A copy made by this call must read back with the package's SHA-256 and size; a copy already there (an
+    earlier attempt) is returned as it is — the caller decides whether it agrees with the other site's."""
+    assert package.path is not None, "a package is written from its local file"
+    written = await site.store.put_write_once_file(
         bucket,
         key,
-        data,
+        package.path,
         content_type=domain.PACKAGE_MEDIA_TYPE,
         metadata=metadata,
         retain_until=retain_until,
         legal_hold=legal_hold,
     )
-    stored = await read_copy(site, bucket, key, written.version_id)
-    if written.created and stored != data:
+    local = folder / f"{site.name}-read-back.tar"
+    with local.open("wb") as out:
+        writer = DigestWriter(out)
+        await read_copy_into(site, bucket, key, written.version_id, writer)
+    read_back = writer.digests()
+    if written.created and (read_back.sha256, read_back.size) != (package.sha256, package.size):
         raise CopyNotVerified(
             f"the {site.name} copy of {bucket}/{key} (version {written.version_id}) does not read back with the "
             "digest just written; the fixity audit repairs it from the other copy (`archivectl fixity repair`)"
         )
-    return written.version_id, stored, written.created
+    if written.created:
+        return written.version_id, dataclasses.replace(package, path=local), True
+    return written.version_id, await asyncio.to_thread(bag.read_package, local), False
 
 
 async def read_copy(site: Site, bucket: str, key: str, version_id: str | None) -> bytes:
@@ -98,11 +112,23 @@ async def read_copy(site: Site, bucket: str, key: str, version_id: str | None) -
         raise ObjectUnreadable(bucket, key, f"the {site.name} copy: {exc.detail}") from exc
 
 
+async def read_copy_into(site: Site, bucket: str, key: str, version_id: str | None, out: Sink) -> int:
+    """read_copy streamed into `out` (never whole in memory); the same errors."""
+    try:
+        return await site.store.get_into(bucket, key, out, version_id=version_id)
+    except ObjectMissing as exc:
+        raise ObjectUnreadable(bucket, key, f"the {site.name} copy is missing") from exc
+    except ObjectUnreadable as exc:
+        raise ObjectUnreadable(bucket, key, f"the {site.name} copy: {exc.detail}") from exc
+
+
 async def rewrite_copy(site: Site, row: AuditPackageRow, good: bytes, bad_version: str | None) -> str | None:
     """Repair: the good bytes as a new version of the bad copy's key, locked like the package, read back.
     Returns the repaired version id."""
     bucket, key = row["package_bucket"], row["package_key"]
-    metadata = package_metadata(good, row["manifest_sha256"], **{REPAIR_OF: bad_version or "missing"})
+    metadata = package_metadata(
+        hashlib.sha256(good).hexdigest(), row["manifest_sha256"], **{REPAIR_OF: bad_version or "missing"}
+    )
     version = await site.store.put_new_version(
         bucket,
         key,

@@ -1,13 +1,22 @@
 """The storage step: archive.classified → ONE package object, write-once with retention, in the archive
 bucket of each site (primary, then replica; services/storage/copies.py), each read back and verified →
-index rows (read back from the stored package) → archived event, only once both copies verify."""
+index rows (read back from the stored package) → archived event, only once both copies verify.
+
+Nothing holds a whole file (issue 18): each staged file is streamed to a local temporary file while its
+SHA-256 and SM3 are computed, the tar is written from those files to another (digested as it is
+written), uploaded from the file (multipart when large) and read back into a file to verify; only tag
+files live in memory. The temporary directory is under $TMPDIR and is removed when the step ends."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from contracts.envelope import utc_now
 from contracts.v1 import (
@@ -20,7 +29,7 @@ from contracts.v1 import (
     topics,
 )
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
-from services.common.digests import sm3_hex
+from services.common.digests import Digests, DigestWriter, Sink
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
 from services.common.runner import Outbound
@@ -33,34 +42,48 @@ from services.storage.preservation import case_events, events_document
 SERVICE = "storage"
 
 
-async def _read_verified(store: ObjectStore, file: CapturedFile) -> bytes:
-    try:
-        data = await store.get_bytes(file.stored.bucket, file.stored.key)
-    except ObjectMissing as exc:
-        raise InvalidInput(f"staged file {exc} does not exist", kind="MissingObject") from exc
-    if hashlib.sha256(data).hexdigest() != file.sha256:
+@dataclass(frozen=True)
+class Staged:
+    """A staged file copied to a local file, with the digests of what was copied."""
+
+    path: Path
+    digests: Digests
+
+
+async def _stage_verified(store: ObjectStore, file: CapturedFile, folder: Path, n: int) -> Staged:
+    local = folder / f"payload-{n:04d}"
+    with local.open("wb") as out:
+        writer = DigestWriter(out)
+        try:
+            await store.get_into(file.stored.bucket, file.stored.key, writer)
+        except ObjectMissing as exc:
+            raise InvalidInput(f"staged file {exc} does not exist", kind="MissingObject") from exc
+    digests = writer.digests()
+    if digests.sha256 != file.sha256:
         # Fixity is checked at every step: staging changed after validation. Never archive it.
         raise InvalidInput(
             f"staged file {file.stored.key} no longer matches its captured SHA-256", kind="FixityMismatch"
         )
-    return data
+    return Staged(local, digests)
 
 
 def build_package(
     event: ClassifiedEvent,
-    payloads: Sequence[bytes],
+    payloads: Sequence[Staged],
+    sink: Sink,
     *,
     archive_bucket: str,
     code_allocated_at: datetime | None,
     now: datetime,
     supersedes: SupersededRevision | None = None,
-) -> tuple[bytes, str, domain.RetentionLock]:
-    """The package bytes, its object key and its retention lock (pure, given the files' bytes)."""
+) -> tuple[str, domain.RetentionLock]:
+    """Write the package tar to `sink` (the payload streamed from the staged files); its object key and
+    retention lock. Deterministic: the same case, files and time give the same bytes."""
     classified = event.data
     case, cls = classified.case, classified.classification
     entries = [
-        domain.PayloadEntry(domain.payload_path(n, f), f.sha256, sm3_hex(data), f.size)
-        for n, (f, data) in enumerate(zip(classified.files, payloads, strict=True), start=1)
+        domain.PayloadEntry(domain.payload_path(n, f), f.sha256, staged.digests.sm3, f.size)
+        for n, (f, staged) in enumerate(zip(classified.files, payloads, strict=True), start=1)
     ]
     key = domain.package_key(case.case_key)
     lock = domain.retention_lock(cls.retention, case.completed_at, now)
@@ -104,12 +127,23 @@ def build_package(
         domain.EVENTS_TAG_FILE: events_document(case.case_key, events),
     }
     tag_files["tagmanifest-sha256.txt"] = domain.tag_manifest(tag_files)
-    payload = {e.path: data for e, data in zip(entries, payloads, strict=True)}
-    return bag.build_tar(domain.bag_name(case.case_key), tag_files, payload, now), key, lock
+    payload: dict[str, bytes | Path] = {e.path: staged.path for e, staged in zip(entries, payloads, strict=True)}
+    bag.write_tar(sink, domain.bag_name(case.case_key), tag_files, payload, now)
+    return key, lock
 
 
-def _object_metadata(data: bytes, package: bag.Package) -> dict[str, str]:
-    return copies.package_metadata(data, hashlib.sha256(package.tag_files["manifest-sha256.txt"]).hexdigest())
+def _write_package(
+    event: ClassifiedEvent, payloads: Sequence[Staged], path: Path, **kwargs: Any
+) -> tuple[str, str, domain.RetentionLock]:
+    """build_package into the file `path`: (the package's SHA-256, computed as it is written, key, lock)."""
+    with path.open("wb") as out:
+        writer = DigestWriter(out)
+        key, lock = build_package(event, payloads, writer, **kwargs)
+    return writer.digests().sha256, key, lock
+
+
+def _object_metadata(package: bag.Package) -> dict[str, str]:
+    return copies.package_metadata(package.sha256, hashlib.sha256(package.tag_files["manifest-sha256.txt"]).hexdigest())
 
 
 async def store_case(
@@ -128,54 +162,63 @@ async def store_case(
         return [Outbound(topics.ARCHIVED, ArchivedEvent.model_validate(already))]
 
     case = classified.case
-    payloads, allocated_at, supersedes = await asyncio.gather(
-        asyncio.gather(*(_read_verified(store, f) for f in classified.files)),
-        index.code_allocated_at(case_key),
-        # A correction of an archived case: archived beside it, its own package, naming what it replaces.
-        index.archived_revision_before(case.source_platform, case.case_number, case.revision),
-    )
-    data, key, lock = build_package(
-        event,
-        payloads,
-        archive_bucket=archive_bucket,
-        code_allocated_at=allocated_at,
-        now=clock(),
-        supersedes=supersedes,
-    )
-    package = bag.read_package(data)
-    primary, *others = copies.sites(store, replica)
-    metadata = _object_metadata(data, package)
-    version_id, stored, created = await copies.write_copy(
-        primary,
-        archive_bucket,
-        key,
-        data,
-        metadata=metadata,
-        retain_until=lock.retain_until,
-        legal_hold=lock.legal_hold,
-    )
-    if not created:
-        # An earlier attempt stored the package and stopped before the index: the stored package is the
-        # truth (write-once) — copy and index exactly what it holds, and announce its archived event.
-        data, package = stored, bag.read_package(stored)
-        metadata = _object_metadata(data, package)
-    rows = rows_of(package, bucket=archive_bucket, key=key, version_id=version_id)
-    for site in others:  # the second copy: the primary's stored bytes, under the lock the package records
-        replica_version, replica_bytes, _ = await copies.write_copy(
-            site,
+    with tempfile.TemporaryDirectory(prefix="aa-storage-") as tmp:  # honours $TMPDIR
+        folder = Path(tmp)
+        payloads, allocated_at, supersedes = await asyncio.gather(
+            asyncio.gather(*(_stage_verified(store, f, folder, n) for n, f in enumerate(classified.files, start=1))),
+            index.code_allocated_at(case_key),
+            # A correction of an archived case: archived beside it, its own package, naming what it replaces.
+            index.archived_revision_before(case.source_platform, case.case_number, case.revision),
+        )
+        built = folder / "package.tar"
+        _, key, lock = await asyncio.to_thread(  # a large tar is written off the event loop
+            _write_package,
+            event,
+            payloads,
+            built,
+            archive_bucket=archive_bucket,
+            code_allocated_at=allocated_at,
+            now=clock(),
+            supersedes=supersedes,
+        )
+        for staged in payloads:  # in the tar now: free the disk before the copies are read back
+            staged.path.unlink()
+        package = await asyncio.to_thread(bag.read_package, built)
+        primary, *others = copies.sites(store, replica)
+        metadata = _object_metadata(package)
+        version_id, stored, created = await copies.write_copy(
+            primary,
             archive_bucket,
             key,
-            data,
+            package,
             metadata=metadata,
-            retain_until=rows.record["retain_until"],
-            legal_hold=rows.record["legal_hold"],
+            retain_until=lock.retain_until,
+            legal_hold=lock.legal_hold,
+            folder=folder,
         )
-        if replica_bytes != data:
-            raise copies.CopyNotVerified(
-                f"the {site.name} copy of {archive_bucket}/{key} (version {replica_version}) differs from the "
-                "primary's; `archivectl fixity repair` rewrites the bad copy from the good one"
+        if not created:
+            # An earlier attempt stored the package and stopped before the index: the stored package is
+            # the truth (write-once) — copy and index exactly what it holds, and announce its archived event.
+            package = stored
+            metadata = _object_metadata(package)
+        rows = rows_of(package, bucket=archive_bucket, key=key, version_id=version_id)
+        for site in others:  # the second copy: the primary's stored bytes, under the lock the package records
+            replica_version, replica_copy, _ = await copies.write_copy(
+                site,
+                archive_bucket,
+                key,
+                package,
+                metadata=metadata,
+                retain_until=rows.record["retain_until"],
+                legal_hold=rows.record["legal_hold"],
+                folder=folder,
             )
-        rows.record[copies.version_column(site.name)] = replica_version
+            if replica_copy.sha256 != package.sha256 or replica_copy.size != package.size:
+                raise copies.CopyNotVerified(
+                    f"the {site.name} copy of {archive_bucket}/{key} (version {replica_version}) differs from the "
+                    "primary's; `archivectl fixity repair` rewrites the bad copy from the good one"
+                )
+            rows.record[copies.version_column(site.name)] = replica_version
     of_record = await index.insert_archived_record(
         rows.record, rows.files, rows.archived_event, event_rows=rows.events, code_row=rows.code
     )

@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, CopySource
+from minio.datatypes import CompleteMultipartUploadResult
 from minio.error import S3Error
-from minio.helpers import genheaders
+from minio.helpers import genheaders, md5sum_hash
 from minio.retention import Retention
+from minio.xml import Element, SubElement, getbytes
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError, ResponseError
 
+from services.common.digests import Sink
 from services.common.settings import ArchiveSettings
+
+# A package up to this size goes up in one PUT; a larger one as a multipart upload of parts this size
+# (S3: parts of 5 MiB to 5 GiB, at most 10,000 of them — 64 MiB parts cover 625 GiB). One part is in
+# memory at a time, so the part size bounds what a write holds.
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+PART_SIZE = 64 * 1024 * 1024
+READ_CHUNK = 1024 * 1024  # a streamed download's chunk
 
 
 class ObjectMissing(LookupError):
@@ -103,6 +115,7 @@ class ObjectStore(Protocol):
         metadata: dict[str, str] | None = None,
     ) -> None: ...
     async def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes: ...
+    async def get_into(self, bucket: str, key: str, out: Sink, *, version_id: str | None = None) -> int: ...
     async def stat(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject | None: ...
     async def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
     async def list_keys(self, bucket: str, prefix: str) -> set[str]: ...
@@ -111,6 +124,17 @@ class ObjectStore(Protocol):
         bucket: str,
         key: str,
         data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> WriteOnce: ...
+    async def put_write_once_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
         *,
         content_type: str,
         metadata: dict[str, str] | None = None,
@@ -131,8 +155,11 @@ class ObjectStore(Protocol):
 
 
 class MinioObjectStore:
-    def __init__(self, client: Minio) -> None:
+    def __init__(
+        self, client: Minio, *, multipart_threshold: int = MULTIPART_THRESHOLD, part_size: int = PART_SIZE
+    ) -> None:
         self.client = client
+        self.multipart_threshold, self.part_size = multipart_threshold, part_size
         self._known_buckets: set[str] = set()
 
     @classmethod
@@ -245,6 +272,34 @@ class MinioObjectStore:
 
         return await asyncio.to_thread(_get)
 
+    async def get_into(self, bucket: str, key: str, out: Sink, *, version_id: str | None = None) -> int:
+        """Stream the object into `out` chunk by chunk (never whole in memory); returns the bytes written.
+        Errors as get_bytes: ObjectMissing, ObjectUnreadable for a refusal, a transient fault otherwise."""
+
+        def _get() -> int:
+            try:
+                response = self.client.get_object(bucket, key, version_id=version_id)
+            except S3Error as exc:
+                if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
+                    raise ObjectMissing(f"{bucket}/{key}") from exc
+                raise ObjectUnreadable(bucket, key, f"{exc.code}: {exc.message}") from exc
+            except MaxRetryError as exc:
+                detail = _refusal_detail(exc)
+                if detail is None:
+                    raise
+                raise ObjectUnreadable(bucket, key, detail) from exc
+            written = 0
+            try:
+                for chunk in response.stream(READ_CHUNK):
+                    out.write(chunk)
+                    written += len(chunk)
+                return written
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await asyncio.to_thread(_get)
+
     def ranged_read(
         self, bucket: str, key: str, *, offset: int, length: int, version_id: str | None = None, chunk_size: int
     ) -> RangedRead:
@@ -308,6 +363,99 @@ class MinioObjectStore:
             return WriteOnce(info.version_id, created=False)
 
         return await asyncio.to_thread(_put)
+
+    async def put_write_once_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> WriteOnce:
+        """put_write_once from a local file, never whole in memory: up to `multipart_threshold` one PUT,
+        above it an S3 multipart upload, one `part_size` part in memory at a time.
+
+        The multipart upload keeps both guarantees of the single PUT: the retention and legal-hold headers
+        go on CreateMultipartUpload (S3 applies them to the object the upload completes, so it is never
+        visible unlocked), and `If-None-Match: *` on CompleteMultipartUpload — the request that makes the
+        object exist — so a second writer is refused at completion (MinIO honours the conditional
+        complete; tests/integration/test_streamed_write_once.py checks it). An upload that fails or is
+        refused is aborted: no parts are left behind. minio-py's `_complete_multipart_upload` cannot send
+        If-None-Match, so the Complete request is sent through its own signed `_execute`."""
+        size = await asyncio.to_thread(os.path.getsize, path)
+        if size <= self.multipart_threshold:
+            data = await asyncio.to_thread(path.read_bytes)
+            return await self.put_write_once(
+                bucket,
+                key,
+                data,
+                content_type=content_type,
+                metadata=metadata,
+                retain_until=retain_until,
+                legal_hold=legal_hold,
+            )
+
+        def _put() -> WriteOnce:
+            try:
+                version = self._multipart_locked(bucket, key, path, content_type, metadata, retain_until, legal_hold)
+                return WriteOnce(version, created=True)
+            except S3Error as exc:
+                if exc.code != "PreconditionFailed":
+                    raise
+            info = self.client.stat_object(bucket, key)
+            return WriteOnce(info.version_id, created=False)
+
+        return await asyncio.to_thread(_put)
+
+    def _multipart_locked(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: dict[str, str] | None,
+        retain_until: datetime | None,
+        legal_hold: bool,
+    ) -> str | None:
+        retention = Retention(COMPLIANCE, retain_until) if retain_until else None
+        headers = genheaders(metadata or None, None, None, retention, legal_hold)  # type: ignore[arg-type]  # minio types its headers as an invariant dict[str, str | list | tuple]
+        headers["Content-Type"] = content_type
+        upload_id = self.client._create_multipart_upload(bucket, key, headers)
+        try:
+            etags: list[str] = []
+            with path.open("rb") as source:
+                while part := source.read(self.part_size):
+                    etags.append(self.client._upload_part(bucket, key, part, None, upload_id, len(etags) + 1))
+                    del part  # one part in memory at a time
+            complete = Element("CompleteMultipartUpload")
+            for number, etag in enumerate(etags, start=1):
+                tag = SubElement(complete, "Part")
+                SubElement(tag, "PartNumber", str(number))
+                SubElement(tag, "ETag", f'"{etag}"')
+            body = getbytes(complete)
+            response = self.client._execute(
+                "POST",
+                bucket,
+                key,
+                body=body,
+                headers={"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body), "If-None-Match": "*"},  # type: ignore[dict-item]  # md5sum_hash is typed Optional; it is never None for bytes
+                query_params={"uploadId": upload_id},
+            )
+            result = CompleteMultipartUploadResult(response)
+        except BaseException:
+            self._abort_quietly(bucket, key, upload_id)
+            raise
+        return result.version_id
+
+    def _abort_quietly(self, bucket: str, key: str, upload_id: str) -> None:
+        """Abort an upload that failed: its parts are dropped (the original error is the one raised)."""
+        try:
+            self.client._abort_multipart_upload(bucket, key, upload_id)
+        except (S3Error, Urllib3Error, OSError):
+            pass  # the bucket's lifecycle (or MinIO's stale-upload cleanup) removes it; the cause matters more
 
     async def put_new_version(
         self,
