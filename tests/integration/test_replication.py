@@ -124,7 +124,7 @@ async def test_the_restore_test_restores_packages_from_the_replica_and_validates
     }
 
 
-async def test_with_the_primary_site_unreachable_the_audit_checks_the_replica_and_archiving_waits(intact):
+async def test_with_the_primary_site_unreachable_the_audit_checks_the_replica_and_archiving_waits(intact, tmp_path):
     lost = ArchiveSettings(**{**intact.settings.model_dump(), "minio_endpoint": "127.0.0.1:9"})
     unreachable = MinioObjectStore.from_settings(lost, retry_server_errors=False)
     rows = await intact.index.packages_for_audit()
@@ -135,15 +135,18 @@ async def test_with_the_primary_site_unreachable_the_audit_checks_the_replica_an
     # retries, it never archives a single copy.
     from services.storage import copies
 
+    (tmp_path / "y.tar").write_bytes(b"x")
+    package = bag.Package("y", {}, {}, hashlib.sha256(b"x").hexdigest(), 1, path=tmp_path / "y.tar")
     with pytest.raises(Exception) as raised:
         await copies.write_copy(
             copies.Site("primary", unreachable),
             lost.archive_bucket,
             "x/y.tar",
-            b"x",
+            package,
             metadata={},
             retain_until=None,
             legal_hold=False,
+            folder=tmp_path,
         )
     assert is_transient(raised.value), raised.value
 
