@@ -127,16 +127,19 @@ class Package:
                 yield chunk
 
 
-def read_package(source: bytes | Path) -> Package:
+def read_package(source: bytes | Path, *, sha256: str | None = None) -> Package:
     """Parse a package (its bytes, or a local file of them); raises PackageUnreadable with the reason when
-    it is not one. From a file, only the tar headers and the tag files are read into memory."""
+    it is not one. From a file, only the tar headers and the tag files are read into memory. `sha256`: the
+    file's digest, computed as it was written (DigestWriter), so it is not read a second time for it."""
     if isinstance(source, Path):
         with source.open("rb") as file:
-            return _read(file, os.path.getsize(source), local=source)
-    return _read(io.BytesIO(source), len(source), data=source)
+            return _read(file, os.path.getsize(source), local=source, sha256=sha256)
+    return _read(io.BytesIO(source), len(source), data=source, sha256=sha256)
 
 
-def _read(file: IO[bytes], size: int, *, data: bytes | None = None, local: Path | None = None) -> Package:
+def _read(
+    file: IO[bytes], size: int, *, data: bytes | None = None, local: Path | None = None, sha256: str | None = None
+) -> Package:
     try:
         with tarfile.open(fileobj=file, mode="r:") as tar:
             infos = tar.getmembers()
@@ -163,7 +166,9 @@ def _read(file: IO[bytes], size: int, *, data: bytes | None = None, local: Path 
     for required in ("bagit.txt", "manifest-sha256.txt", domain.RECORD_TAG_FILE):
         if required not in tag_files:
             raise PackageUnreadable(f"{required} is missing from the bag")
-    if data is not None:
+    if sha256 is not None:
+        digest = sha256
+    elif data is not None:
         digest = hashlib.sha256(data).hexdigest()
     else:
         file.seek(0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,7 +100,11 @@ async def write_copy(
         )
     if written.created:
         return written.version_id, dataclasses.replace(package, path=local), True
-    return written.version_id, await asyncio.to_thread(bag.read_package, local), False
+    return (
+        written.version_id,
+        await asyncio.to_thread(functools.partial(bag.read_package, local, sha256=read_back.sha256)),
+        False,
+    )
 
 
 async def read_copy(site: Site, bucket: str, key: str, version_id: str | None) -> bytes:

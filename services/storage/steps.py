@@ -10,6 +10,7 @@ files live in memory. The temporary directory is under $TMPDIR and is removed wh
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import tempfile
 from collections.abc import Callable, Sequence
@@ -171,7 +172,7 @@ async def store_case(
             index.archived_revision_before(case.source_platform, case.case_number, case.revision),
         )
         built = folder / "package.tar"
-        _, key, lock = await asyncio.to_thread(  # a large tar is written off the event loop
+        built_sha256, key, lock = await asyncio.to_thread(  # a large tar is written off the event loop
             _write_package,
             event,
             payloads,
@@ -183,7 +184,7 @@ async def store_case(
         )
         for staged in payloads:  # in the tar now: free the disk before the copies are read back
             staged.path.unlink()
-        package = await asyncio.to_thread(bag.read_package, built)
+        package = await asyncio.to_thread(functools.partial(bag.read_package, built, sha256=built_sha256))
         primary, *others = copies.sites(store, replica)
         metadata = _object_metadata(package)
         version_id, stored, created = await copies.write_copy(
@@ -196,10 +197,13 @@ async def store_case(
             legal_hold=lock.legal_hold,
             folder=folder,
         )
+        # From here on the package is the primary's copy as read back: the bytes just written (verified by
+        # digest), or — when an earlier attempt stored the package and stopped before the index — what that
+        # attempt stored, which is the truth (write-once): copy and index exactly what it holds, and
+        # announce its archived event.
+        built.unlink()
+        package = stored
         if not created:
-            # An earlier attempt stored the package and stopped before the index: the stored package is
-            # the truth (write-once) — copy and index exactly what it holds, and announce its archived event.
-            package = stored
             metadata = _object_metadata(package)
         rows = rows_of(package, bucket=archive_bucket, key=key, version_id=version_id)
         for site in others:  # the second copy: the primary's stored bytes, under the lock the package records
@@ -218,6 +222,8 @@ async def store_case(
                     f"the {site.name} copy of {archive_bucket}/{key} (version {replica_version}) differs from the "
                     "primary's; `archivectl fixity repair` rewrites the bad copy from the good one"
                 )
+            assert replica_copy.path is not None
+            replica_copy.path.unlink()  # verified by digest: only the primary's copy is needed further
             rows.record[copies.version_column(site.name)] = replica_version
     of_record = await index.insert_archived_record(
         rows.record, rows.files, rows.archived_event, event_rows=rows.events, code_row=rows.code
