@@ -6,6 +6,7 @@ package is three parts."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from contracts.v1 import CapturedFile, ObjectRef, RetentionPeriod, Stage
+from samples.generator import generate_cases
+from samples.staging import classified_event
+from services.classification.adapters.schedule_store import PgClassificationStore
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.digests import DigestWriter, digests_of
+from services.common.index.migrate import upgrade
 from services.common.settings import ArchiveSettings
+from services.storage import bag
+from services.storage.adapters.index import PgIndex
+from services.storage.steps import store_case
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +128,82 @@ async def test_a_small_package_keeps_the_single_put(small_parts, settings, tmp_p
     second = await small_parts.put_write_once_file(bucket, key, small, content_type="application/x-tar")
     assert first.created and not second.created and second.version_id == first.version_id
     assert "-" not in (small_parts.client.stat_object(bucket, key).etag or ""), "one PUT, not a multipart upload"
+
+
+class _IndexThatStopsBeforeTheRows:
+    """The index of a worker killed between the package write and the index insert."""
+
+    def __init__(self, index: PgIndex) -> None:
+        self._index = index
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._index, name)
+
+    async def insert_archived_record(self, *args: object, **kwargs: object) -> dict[str, object]:
+        raise ConnectionError("the worker died before the index")
+
+
+async def test_the_step_archives_a_multipart_package_and_a_redelivery_indexes_what_was_stored(prepared, tmp_path):
+    settings = ArchiveSettings(namespace=f"{prepared.namespace}-mp")
+    await upgrade(settings)
+    base = MinioObjectStore.from_settings(settings)
+    store = MinioObjectStore(base.client, multipart_threshold=5 * MIB, part_size=5 * MIB)
+    replica = MinioObjectStore(
+        MinioObjectStore.from_settings(settings, site="replica").client, multipart_threshold=5 * MIB, part_size=5 * MIB
+    )
+    index = await PgIndex.connect(settings, migrate=False)
+    try:
+        for site in (store, replica):
+            await site.ensure_bucket(settings.archive_bucket, object_lock=True)
+        [sample] = generate_cases(1, seed=1819, wrong_digest_every=None)
+        event = await classified_event(
+            settings, store, PgClassificationStore(index.pool), sample.record, retention=RetentionPeriod.TEN_YEARS
+        )
+        content = os.urandom(12 * MIB + 5)
+        digest = hashlib.sha256(content).hexdigest()
+        key = f"{event.subject}/large/{digest}"
+        await store.put_bytes(settings.staging_bucket, key, content, content_type="application/pdf")
+        large = CapturedFile(
+            stage=Stage.APPLICATION,
+            material_name="大幅面扫描件",
+            file_name="large.pdf",
+            original_file_name="large.pdf",
+            media_type="application/pdf",
+            size=len(content),
+            sha256=digest,
+            stored=ObjectRef(bucket=settings.staging_bucket, key=key),
+        )
+        event = event.model_copy(update={"data": event.data.model_copy(update={"files": [*event.data.files, large]})})
+        clock = lambda: datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # noqa: E731  # the same package both times
+
+        with pytest.raises(ConnectionError):  # the first attempt stores both copies, then dies
+            await store_case(
+                event,
+                store=store,
+                index=_IndexThatStopsBeforeTheRows(index),  # type: ignore[arg-type]
+                archive_bucket=settings.archive_bucket,
+                replica=replica,
+                clock=clock,
+            )
+        [out] = await store_case(
+            event,
+            store=store,
+            index=index,
+            archive_bucket=settings.archive_bucket,
+            replica=replica,
+            clock=lambda: datetime(2026, 12, 2, 10, 0, tzinfo=UTC),  # a later attempt: its own package would differ
+        )
+        assert out.event.data.archived_at == clock(), "the package the first attempt stored is the one indexed"
+        package = out.event.data.package
+        for site in (store, replica):
+            versions = await site.list_versions(settings.archive_bucket, package.key)
+            assert len(versions) == 1, "the redelivery's write was refused: one version per site"
+            head = site.client.stat_object(settings.archive_bucket, package.key)
+            assert "-" in (head.etag or ""), "written as a multipart upload"
+            assert site.client.get_object_retention(settings.archive_bucket, package.key).mode == "COMPLIANCE"
+        stored = bag.read_package(await store.get_bytes(settings.archive_bucket, package.key))
+        assert bag.verify(stored) == []
+        assert stored.record["archived_event"]["id"] == out.event.id, "the stored package's event is announced"
+        assert stored.member_bytes(f"data/application/{len(event.data.files):03d}-large.pdf") == content
+    finally:
+        await index.close()
