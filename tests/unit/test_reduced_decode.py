@@ -157,3 +157,14 @@ def test_an_image_over_the_pixel_limit_is_refused_by_usab_opens():
     ev = FileEvidence(file=Mock(), sha256="", sm3="", size=facts.size, facts=facts, scan=VirusScan(Scan.CLEAN))
     finding = opens(ev, Mock(), Mock())
     assert finding.outcome.value == "fail" and "over the limit of 99" in str(finding.params["error"])
+
+
+@pytest.mark.parametrize("shape", [(50, 70), (300, 200), (3, 3), (1, 5), (40, 1)])
+def test_the_seal_masks_closing_is_scipys(shape):
+    import numpy as np
+    from scipy import ndimage
+
+    from services.validation.formats.seals import close_3x3
+
+    mask = np.random.default_rng(sum(shape)).random(shape) < 0.3
+    assert (close_3x3(mask) == ndimage.binary_closing(mask, structure=np.ones((3, 3), bool))).all()
