@@ -44,11 +44,11 @@ _A4_WIDTH_MM = 210.0
 
 
 def chroma(im: Image.Image) -> float:
-    """99th percentile of the chroma on a copy reduced to at most 512 px on its long side."""
+    """99th percentile of the chroma on a copy reduced to at most 512 px on its long side — by an integer box
+    reduction (`Image.reduce`), several times cheaper than the resampling `thumbnail` did."""
     if im.mode in ("1", "L", "LA", "I", "I;16", "F"):
         return 0.0
-    small = im.copy()
-    small.thumbnail((512, 512))
+    small = im.reduce(max(1, -(-max(im.size) // 512)))
     ycc = np.asarray(small.convert("YCbCr"), dtype=np.float32)
     c = np.hypot(ycc[..., 1] - 128.0, ycc[..., 2] - 128.0)
     return float(np.percentile(c, 99))
