@@ -168,3 +168,16 @@ def test_the_seal_masks_closing_is_scipys(shape):
 
     mask = np.random.default_rng(sum(shape)).random(shape) < 0.3
     assert (close_3x3(mask) == ndimage.binary_closing(mask, structure=np.ones((3, 3), bool))).all()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG2000", "PNG", "TIFF"])
+def test_other_formats_are_measured_on_a_reduced_copy(fmt):
+    """JPEG 2000 skips a resolution level while decoding; PNG and TIFF decode in full, then are reduced."""
+    page = Image.open(io.BytesIO(scanned_page_jpeg(5, dpi=200, colour=True, with_seal=True)))
+    buf = io.BytesIO()
+    page.save(buf, fmt, **({} if fmt == "JPEG2000" else {"dpi": (200, 200)}))  # a JP2 here records none
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        copy, scale = page_images_module.decode_reduced(im, 200.0 if fmt != "JPEG2000" else None)
+        assert (scale, copy.size) == (2, (827, 1170))
+    facts = inspect(buf.getvalue())
+    assert facts.opens and facts.image is not None and facts.image.width == 1654

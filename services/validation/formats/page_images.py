@@ -128,6 +128,9 @@ def decode_reduced(im: Image.Image, dpi: float | None, *, full: bool = False) ->
     elif scale > 1 and im.format == "JPEG2000":
         im.reduce = scale.bit_length() - 1  # type: ignore[method-assign,assignment]  # 2**reduce
     im.load()  # decodes every byte of the chosen scale: a truncated file fails here
+    if im.format == "JPEG2000" and scale > 1:
+        # Pillow's JPEG 2000 image shadows the `reduce` method with this level: hand on a plain image.
+        im = im.copy()
     if scale > 1 and im.width == width:  # the format could not reduce while decoding
         im = im.reduce(scale)
     return im, max(1, round(width / im.width))
