@@ -196,7 +196,8 @@ async def run(count: int, record_results: bool) -> None:
                 lines.append(f"| {label} | {part / count * 1000:.1f} | {part / elapsed:.0%} |")
     lines += [
         "",
-        "The image analysis (full JPEG decode, Laplacian sharpness over content tiles, seal shapes) and PRONOM"
+        "The image analysis (JPEG decoded reduced in the DCT, Laplacian sharpness over content tiles, seal shapes)"
+        " and PRONOM"
         " identification dominate `measure` (the └ rows are parts of the row above them); clamd's scan runs"
         " in its own process, so a worker spends that time waiting, and"
         " workers scale with cores until clamd's CPU (shared) is the limit.",

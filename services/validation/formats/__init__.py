@@ -65,7 +65,7 @@ def inspect(data: bytes, limits: Limits = Limits(), trust: TrustAnchors = NO_ANC
         elif facts.format is Format.OFD:
             inspect_ofd(data, facts, limits, trust)
         elif facts.format in RASTER_FORMATS:
-            inspect_image(data, facts)
+            inspect_image(data, facts, limits)
         elif facts.format in MEDIA_FORMATS:
             inspect_media(data, facts)
         else:

@@ -17,6 +17,12 @@ class Limits:
     zip_max_entries: int = 10_000
     xml_max_bytes: int = 16 * 1024 * 1024
     pdf_max_images_decoded: int = 24  # page images decoded for blur, colour and seals, spread over the document
+    # An image file over this many pixels (width x height, from its header) is refused before any decoding
+    # (USAB-OPENS): 200 million is an A0 page at 600 dpi. Pillow's own guard only warns below twice its limit.
+    image_max_pixels: int = 200_000_000
+    # Decode every image at full size instead of the reduced decode (formats/page_images.py): only the
+    # verdict-equality test uses it, to compare the two.
+    full_decode: bool = False
 
 
 @dataclass(frozen=True)

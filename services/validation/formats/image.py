@@ -1,23 +1,39 @@
-"""Raster images (JPEG, PNG, TIFF, JPEG 2000): decoded in full with Pillow (a truncated file fails), then
-measured as a scanned page (formats/page_images.py): resolution, sharpness, colour and seal shapes."""
+"""Raster images (JPEG, PNG, TIFF, JPEG 2000): the header is read first — the pixel count is checked against
+`Limits.image_max_pixels` before any pixel is decoded, the resolution comes from it — then the image is
+decoded at the smallest scale the measurements allow (formats/page_images.py `decode_reduced`: a truncated
+file still fails) and measured as a scanned page: sharpness, colour and seal shapes."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from PIL import Image
 
-from services.validation.formats.facts import FileFacts
-from services.validation.formats.page_images import measure_scan
+from services.validation.formats.facts import FileFacts, Limits
+from services.validation.formats.page_images import decode_reduced, measure_scan
 
-Image.MAX_IMAGE_PIXELS = 200_000_000  # an A0 page at 600 dpi; beyond this Pillow refuses (decompression bomb)
+# Pillow's own guard, a backstop for the images inside documents (image files are refused at
+# `Limits.image_max_pixels` from their header, below): Pillow raises only beyond twice this, and warns below.
+Image.MAX_IMAGE_PIXELS = Limits().image_max_pixels
 
 
-def inspect_image(data: bytes, facts: FileFacts) -> None:
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()  # decodes every byte: a truncated file fails here
+def inspect_image(data: bytes, facts: FileFacts, limits: Limits = Limits()) -> None:
+    with Image.open(io.BytesIO(data)) as im:  # reads the header only
+        width, height = im.size  # before the decode: a reduced one changes them
+        pixels = width * height
+        if pixels > limits.image_max_pixels:
+            facts.opens = False
+            facts.open_error = (
+                f"the image is {width} x {height} = {pixels:,} pixels, over the limit of "
+                f"{limits.image_max_pixels:,} (refused undecoded: a decompression bomb or an oversized scan)"
+            )
+            return
         facts.page_count = getattr(im, "n_frames", 1)
         dpi = im.info.get("dpi")
         dpi_value = float(min(dpi)) if dpi and min(dpi) > 1 else None
-        facts.image = measure_scan(im, dpi_value)
+        copy, scale = decode_reduced(im, dpi_value, full=limits.full_decode)
+        measured = measure_scan(copy, dpi_value / scale if dpi_value else None, scale=scale)
+        # The size and resolution the file records, not the reduced copy's (USAB-SCAN-DPI judges it).
+        facts.image = replace(measured, width=width, height=height, dpi=dpi_value)
     facts.opens = True

@@ -11,14 +11,20 @@ import io
 import posixpath
 import xml.etree.ElementTree as ET
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from PIL import Image
 
 from services.validation.formats.facts import FileFacts, Limits
 from services.validation.formats.ofd_signatures import read_ofd_signatures, resolve
-from services.validation.formats.page_images import SCAN_MIN_PAGE_FRACTION, measure_scan, spread, unmeasured_scan
+from services.validation.formats.page_images import (
+    SCAN_MIN_PAGE_FRACTION,
+    decode_reduced,
+    measure_scan,
+    spread,
+    unmeasured_scan,
+)
 from services.validation.formats.seals import raster_seals
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors
 
@@ -197,10 +203,11 @@ def _measure(archive: zipfile.ZipFile, placed: list[_PlacedImage], facts: FileFa
                 if scan:
                     facts.page_images.append(unmeasured_scan(im.width, im.height, round(dpi, 1), image.page))
                 continue
-            im.load()
+            copy, scale = decode_reduced(im, dpi, full=limits.full_decode)
             if scan:
-                measured = measure_scan(im, round(dpi, 1), page=image.page)
-                facts.page_images.append(measured)
+                measured = measure_scan(copy, dpi / scale, page=image.page, scale=scale)
+                # Report the resolution the page really has, not that of the reduced copy.
+                facts.page_images.append(replace(measured, dpi=round(dpi, 1)))
                 facts.seals.extend(measured.seals)
             else:
-                facts.seals.extend(raster_seals(im, dpi / 25.4, image.page))
+                facts.seals.extend(raster_seals(copy, dpi / scale / 25.4, image.page))

@@ -164,11 +164,12 @@ def _measure_pages(pages, facts: FileFacts, limits: Limits) -> None:  # type: ig
                     unmeasured_scan(image.width_px, image.height_px, round(image.effective_dpi, 1), image.page)
                 )
             continue
-        with decode_embedded(image.xobject, image.effective_dpi) as im:
+        im, scale = decode_embedded(image.xobject, image.effective_dpi, full=limits.full_decode)
+        with im:
             # The effective resolution of the decoded copy (a JPEG may have been decoded reduced).
             dpi = image.effective_dpi * im.width / max(image.width_px, 1)
             if scan:
-                measured = measure_scan(im, dpi, page=image.page)
+                measured = measure_scan(im, dpi, page=image.page, scale=scale)
                 # Report the resolution the page really has, not that of the reduced copy.
                 facts.page_images.append(dataclasses.replace(measured, dpi=round(image.effective_dpi, 1)))
                 facts.seals.extend(measured.seals)

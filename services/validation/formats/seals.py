@@ -77,6 +77,19 @@ def reduced_rgb(image: Image.Image, px_per_mm: float, target: float = WORK_PX_PE
     return np.asarray(im), px_per_mm / factor
 
 
+def _shifts_3x3(padded: np.ndarray, h: int, w: int) -> list[np.ndarray]:
+    return [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]
+
+
+def close_3x3(mask: np.ndarray) -> np.ndarray:
+    """`scipy.ndimage.binary_closing(mask, np.ones((3, 3)))` — dilation then erosion, outside the image
+    counting as empty — as nine shifted views: the same pixels, several times faster than scipy's generic
+    structuring-element loop, which was the largest single frame of a scan's measurement (issue 18)."""
+    h, w = mask.shape
+    dilated = np.logical_or.reduce(_shifts_3x3(np.pad(mask, 1), h, w))
+    return np.logical_and.reduce(_shifts_3x3(np.pad(dilated, 1), h, w))
+
+
 def raster_seals(image: Image.Image, px_per_mm: float, page: int | None = None) -> list[SealShape]:
     from scipy import ndimage
 
@@ -85,7 +98,7 @@ def raster_seals(image: Image.Image, px_per_mm: float, page: int | None = None) 
     if not mask.any():
         return []
     # Bridge one-pixel breaks in a worn ring so that the ring stays one component.
-    mask = ndimage.binary_closing(mask, structure=np.ones((3, 3), bool))
+    mask = close_3x3(mask)
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
     found = []
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
