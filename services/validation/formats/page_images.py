@@ -79,7 +79,7 @@ def px_per_mm(im: Image.Image, dpi: float | None) -> float:
 
 
 def measure_scan(
-    im: Image.Image, dpi: float | None, *, page: int | None = None, mode: str | None = None, scale: int = 1
+    im: Image.Image, dpi: float | None, *, page: int | None = None, mode: str | None = None, scale: float = 1
 ) -> ImageFacts:
     """`im` may be a reduced decode (`scale` > 1, `dpi` then that of the copy): the sharpness is reported in
     the full decode's units (SHARPNESS_REDUCED_FACTOR), the width and height are the copy's."""
@@ -115,9 +115,10 @@ def decode_scale(dpi: float | None, width: int) -> int:
     return scale
 
 
-def decode_reduced(im: Image.Image, dpi: float | None, *, full: bool = False) -> tuple[Image.Image, int]:
+def decode_reduced(im: Image.Image, dpi: float | None, *, full: bool = False) -> tuple[Image.Image, float]:
     """Decode an opened (not yet loaded) image at the smallest scale the measurements allow; returns the
-    image to measure and its scale (original width / decoded width). A JPEG is reduced in the DCT
+    image to measure and its scale (original width / measured width), the copy resampled to MEASURE_MIN_DPI
+    (`_at_measure_resolution`). A JPEG is reduced in the DCT
     (`Image.draft`: 1/2, 1/4 or 1/8), which still reads the whole entropy-coded stream, so a truncated file
     still fails; a JPEG 2000 skips resolution levels (`reduce`); other formats are decoded in full and
     measured on a reduced copy. `full`: decode and measure at full size (the verdict-equality test)."""
@@ -133,10 +134,26 @@ def decode_reduced(im: Image.Image, dpi: float | None, *, full: bool = False) ->
         im = im.copy()
     if scale > 1 and im.width == width:  # the format could not reduce while decoding
         im = im.reduce(scale)
-    return im, max(1, round(width / im.width))
+    if not full:
+        im = _at_measure_resolution(im, dpi, width)
+    return im, width / im.width
 
 
-def decode_embedded(xobject: Any, effective_dpi: float, *, full: bool = False) -> tuple[Image.Image, int]:
+def _at_measure_resolution(im: Image.Image, dpi: float | None, width: int) -> Image.Image:
+    """The decoded copy resampled to MEASURE_MIN_DPI exactly. Sharpness (a variance of the Laplacian per
+    pixel) depends on how many pixels an edge spans, so the same page scored 1,028 at 200 dpi and 21 at 600
+    before issue 18, and every fine scan failed the blur check: measured at one resolution, the score — and
+    the threshold — mean the page's sharpness, whatever the scanner's setting. The DCT draft leaves a copy
+    at 100-200 dpi; the rest is a box filter over a copy of at most ~1,200 x 1,700 px (an A4 page)."""
+    effective = (dpi if dpi else width / (_A4_WIDTH_MM / 25.4)) * im.width / width
+    if effective <= MEASURE_MIN_DPI * 1.05:
+        return im
+    factor = MEASURE_MIN_DPI / effective
+    size = (max(1, round(im.width * factor)), max(1, round(im.height * factor)))
+    return im.resize(size, Image.Resampling.BOX)
+
+
+def decode_embedded(xobject: Any, effective_dpi: float, *, full: bool = False) -> tuple[Image.Image, float]:
     """An image XObject of a PDF as a Pillow image and its decode scale, reduced while decoding where the
     format allows (a JPEG as stored: no pypdf decoding step)."""
     filters = xobject.get("/Filter")
@@ -146,7 +163,11 @@ def decode_embedded(xobject: Any, effective_dpi: float, *, full: bool = False) -
     im = xobject.decode_as_image()
     if im is None:
         raise ValueError("the image could not be decoded")
-    return im, 1
+    if full:
+        return im, 1
+    width = im.width
+    im = _at_measure_resolution(im, effective_dpi, width)
+    return im, width / im.width
 
 
 def spread(count: int, budget: int) -> set[int]:
