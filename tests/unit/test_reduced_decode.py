@@ -181,3 +181,15 @@ def test_other_formats_are_measured_on_a_reduced_copy(fmt):
         assert (scale, copy.size) == (2, (827, 1170))
     facts = inspect(buf.getvalue())
     assert facts.opens and facts.image is not None and facts.image.width == 1654
+
+
+def test_the_seal_red_mask_is_the_int16_predicate():
+    import numpy as np
+
+    from services.validation.formats.seals import seal_red_mask
+
+    rgb = np.random.default_rng(3).integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
+    top = np.maximum(g, b)
+    expected = (r >= 45) & (r - top >= 30) & (r - top >= 0.3 * r) & (np.abs(g - b) <= 0.45 * (r - np.minimum(g, b)))
+    assert expected.any() and (seal_red_mask(rgb) == expected).all()

@@ -63,9 +63,16 @@ class SealShape:
 def seal_red_mask(rgb: np.ndarray) -> np.ndarray:
     """Seal-red pixels: a red hue (within about 25° of pure red), clearly saturated, not black — seal ink
     on paper, light where it is faded and dark where it lies over black text."""
-    r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # First `r >= 45 and r - max(g, b) >= 30` in uint8 over the whole page (where r < 45 the wrapped
+    # subtraction is masked off), then the rest in int16 on those few pixels only: the same pixels as the
+    # whole predicate in int16, without converting three full channels.
+    mask = (r >= 45) & (r - np.uint8(30) >= np.maximum(g, b))
+    ys, xs = np.nonzero(mask)
+    r, g, b = (c[ys, xs].astype(np.int16) for c in (r, g, b))
     top = np.maximum(g, b)
-    return (r >= 45) & (r - top >= 30) & (r - top >= 0.3 * r) & (np.abs(g - b) <= 0.45 * (r - np.minimum(g, b)))
+    mask[ys, xs] = (r - top >= 0.3 * r) & (np.abs(g - b) <= 0.45 * (r - np.minimum(g, b)))
+    return mask
 
 
 def reduced_rgb(image: Image.Image, px_per_mm: float, target: float = WORK_PX_PER_MM) -> tuple[np.ndarray, float]:
