@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.v1 import CapturedFile, CaseMetadata, CheckResult
-from services.common.digests import digests_of
+from services.common.digests import Digests, DigestStream
 from services.validation.checks import CaseEvidence, rejections, run_catalogue
-from services.validation.formats import NO_ANCHORS, FileFacts, Limits, TrustAnchors, inspect
+from services.validation.formats import NO_ANCHORS, FileFacts, Limits, Source, TrustAnchors, inspect
 from services.validation.rules import ItemRules
 
 __all__ = ["Measured", "case_fingerprint", "failures", "limits_for", "measure", "verdict"]
@@ -34,13 +34,22 @@ def limits_for(rules: ItemRules) -> Limits:
     )
 
 
-def measure(data: bytes, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> Measured:
-    digests = digests_of(data)
+def measure(
+    data: bytes | Source, limits: Limits, trust: TrustAnchors = NO_ANCHORS, digests: Digests | None = None
+) -> Measured:
+    """`digests`: taken while the file was read back (the step spools and digests in one pass); else here,
+    chunk by chunk."""
+    source = Source.of(data)
+    if digests is None:
+        stream = DigestStream()
+        for chunk in source.chunks():
+            stream.update(chunk)
+        digests = stream.digests()
     return Measured(
         sha256=digests.sha256,
         sm3=digests.sm3,
         size=digests.size,
-        facts=inspect(data, limits, trust),
+        facts=inspect(source, limits, trust),
     )
 
 

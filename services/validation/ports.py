@@ -10,14 +10,14 @@ from services.common.adapters.object_store import ObjectStore
 from services.common.adapters.quarantine_entries import QuarantineEntries
 from services.validation.adapters.clamav import ClamdVerdict
 from services.validation.domain import CaseNumberAnswer
-from services.validation.formats import TrustAnchors
+from services.validation.formats import Source, TrustAnchors
 from services.validation.formats.facts import PdfaReport
 
 __all__ = ["ObjectStore", "PdfaValidator", "Quarantine", "TrustAnchorSource", "VirusScanner"]
 
 
 class VirusScanner(Protocol):
-    async def scan(self, data: bytes) -> ClamdVerdict: ...
+    async def scan(self, data: bytes | Source) -> ClamdVerdict: ...
 
 
 class TrustAnchorSource(Protocol):
@@ -30,7 +30,7 @@ class TrustAnchorSource(Protocol):
 class PdfaValidator(Protocol):
     """veraPDF (adapters/verapdf.py): the PDF/A verdict on a PDF for the flavour it declares."""
 
-    async def validate(self, data: bytes, flavour: str) -> PdfaReport: ...
+    async def validate(self, data: bytes | Source, flavour: str) -> PdfaReport: ...
 
 
 class Quarantine(QuarantineEntries, Protocol):

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from contracts.envelope import utc_now
 from contracts.v1 import CapturedEvent, CapturedFile, FileFormat, RejectedCase, RejectionStage, ValidatedCase, topics
 from services.common.adapters.object_store import ObjectMissing, ObjectStore
+from services.common.digests import Digests, DigestWriter
 from services.common.events import follow_on
 from services.common.faults import InvalidInput, TransientFault
 from services.common.runner import Outbound
 from services.validation.adapters.clamav import ClamdUnavailable
 from services.validation.checks import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
 from services.validation.checks.trust import signature_verdicts
-from services.validation.domain import case_fingerprint, limits_for, measure, verdict
-from services.validation.formats import NO_ANCHORS, Format
+from services.validation.domain import Measured, case_fingerprint, limits_for, measure, verdict
+from services.validation.formats import NO_ANCHORS, Format, Limits, Source, TrustAnchors
+from services.validation.formats.facts import PdfaReport
 from services.validation.ports import PdfaValidator, Quarantine, TrustAnchorSource, VirusScanner
 from services.validation.rules import RuleBook
 
@@ -27,11 +31,52 @@ SERVICE = "validation"
 log = logging.getLogger(__name__)
 
 
-async def _read(store: ObjectStore, file: CapturedFile) -> bytes:
+async def _spool(store: ObjectStore, file: CapturedFile, path: Path) -> tuple[Source, Digests]:
+    """The stored file, read back into a local file and digested in the same pass: every later read (the
+    format checks, clamd, veraPDF) comes from there, so no file is ever whole in memory (issue 18)."""
     try:
-        return await store.get_bytes(file.stored.bucket, file.stored.key)
+        with path.open("wb") as out:
+            writer = DigestWriter(out)
+            await store.get_into(file.stored.bucket, file.stored.key, writer)
     except ObjectMissing as exc:
         raise InvalidInput(f"captured file {exc} does not exist", kind="MissingObject") from exc
+    return Source.of_path(path), writer.digests()
+
+
+@dataclass(frozen=True)
+class _FileChecked:
+    measured: Measured
+    scan: VirusScan
+    pdfa: PdfaReport | None
+
+
+async def _check_file(
+    store: ObjectStore,
+    file: CapturedFile,
+    path: Path,
+    *,
+    limits: Limits,
+    anchors: TrustAnchors,
+    scanner: VirusScanner,
+    on_scanner_down: str,
+    pdfa: PdfaValidator | None,
+) -> _FileChecked:
+    """One file: spooled, measured (CPU work, off the event loop so the consumer keeps its heartbeats),
+    scanned and, when it declares PDF/A, validated — then its spooled copy is deleted. Files are taken one
+    at a time, so a case's scratch space is its largest file."""
+    source, digests = await _spool(store, file, path)
+    try:
+        measured = await asyncio.to_thread(measure, source, limits, anchors, digests)
+        scan = await _scan(scanner, source, on_scanner_down)
+        facts = measured.facts
+        report = (
+            await pdfa.validate(source, facts.pdfa_declared)
+            if pdfa and facts.format is Format.PDF and facts.opens and facts.pdfa_declared
+            else None
+        )
+        return _FileChecked(measured, scan, report)
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
 class ScannerRefused(TransientFault):
@@ -39,9 +84,9 @@ class ScannerRefused(TransientFault):
     runner retries with backoff) exactly as when clamd is down — a file is never let through unscanned."""
 
 
-async def _scan(scanner: VirusScanner, data: bytes, on_scanner_down: str) -> VirusScan:
+async def _scan(scanner: VirusScanner, source: Source, on_scanner_down: str) -> VirusScan:
     try:
-        answer = await scanner.scan(data)
+        answer = await scanner.scan(source)
     except ClamdUnavailable as exc:
         if on_scanner_down == "wait":
             raise  # transient: the runner retries; the case waits for clamd
@@ -53,7 +98,7 @@ async def _scan(scanner: VirusScanner, data: bytes, on_scanner_down: str) -> Vir
         return VirusScan(Scan.CLEAN)
     if on_scanner_down == "wait":
         raise ScannerRefused(
-            f"clamd answered {answer.raw[:200]!r} for a {len(data)}-byte file: it was not scanned, the case waits. "
+            f"clamd answered {answer.raw[:200]!r} for a {source.size}-byte file: it was not scanned, the case waits. "
             "A size limit means clamd's StreamMaxLength/MaxFileSize are below capture's AA_MAX_FILE_BYTES "
             "(deploy/local/lib/clamav.sh aligns them; restart clamd after changing them)."
         )
@@ -76,23 +121,36 @@ async def validate_case(
     case = captured.case
     case_key = case.case_key
     item_rules = rules.for_item(case.item_code)
-    contents = await asyncio.gather(*(_read(store, file) for file in captured.files))
     limits = limits_for(item_rules)
     anchors = await trust_anchors.for_platform(case.source_platform) if trust_anchors else NO_ANCHORS
-    # Parsing and image analysis are CPU work: off the event loop, so the consumer keeps its heartbeats.
-    measured = await asyncio.to_thread(lambda: [measure(data, limits, anchors) for data in contents])
-    scans = [await _scan(scanner, data, on_scanner_down) for data in contents]
-    pdfa_reports = [
-        await pdfa.validate(data, m.facts.pdfa_declared)
-        if pdfa and m.facts.format is Format.PDF and m.facts.opens and m.facts.pdfa_declared
-        else None
-        for data, m in zip(contents, measured, strict=True)
-    ]
+    with tempfile.TemporaryDirectory(prefix="aa-validation-") as scratch:
+        checked = [
+            await _check_file(
+                store,
+                file,
+                Path(scratch) / f"{n:04d}",
+                limits=limits,
+                anchors=anchors,
+                scanner=scanner,
+                on_scanner_down=on_scanner_down,
+                pdfa=pdfa,
+            )
+            for n, file in enumerate(captured.files)
+        ]
+    measured = [c.measured for c in checked]
     evidence = CaseEvidence(
         case=case,
         files=[
-            FileEvidence(file=f, sha256=m.sha256, sm3=m.sm3, size=m.size, facts=m.facts, scan=s, pdfa=p)
-            for f, m, s, p in zip(captured.files, measured, scans, pdfa_reports, strict=True)
+            FileEvidence(
+                file=f,
+                sha256=c.measured.sha256,
+                sm3=c.measured.sm3,
+                size=c.measured.size,
+                facts=c.measured.facts,
+                scan=c.scan,
+                pdfa=c.pdfa,
+            )
+            for f, c in zip(captured.files, checked, strict=True)
         ],
         captured_at=captured.captured_at,
         case_number=CaseNumberClaim(None),

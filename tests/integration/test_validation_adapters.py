@@ -40,6 +40,7 @@ async def test_a_stream_over_clamds_limit_is_an_error_reply_that_holds_the_case(
     import struct
 
     from services.validation.adapters.clamav import parse_reply
+    from services.validation.formats.source import Source
     from services.validation.steps import ScannerRefused, _scan
 
     reply = parse_reply(await clamd._request([b"zINSTREAM\0", struct.pack(">I", 2**32 - 1)]))
@@ -50,7 +51,7 @@ async def test_a_stream_over_clamds_limit_is_an_error_reply_that_holds_the_case(
             return reply
 
     with pytest.raises(ScannerRefused) as caught:
-        await _scan(OverLimit(), b"x", "wait")
+        await _scan(OverLimit(), Source.of_bytes(b"x"), "wait")
     assert is_transient(caught.value) and "StreamMaxLength" in str(caught.value)
 
 

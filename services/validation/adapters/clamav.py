@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from services.common.faults import TransientFault
+from services.validation.formats.source import Source
 
 CHUNK = 256 * 1024
 
@@ -37,7 +39,7 @@ class ClamdClient:
         self.host, self.port = host, port
         self.timeout, self.connect_timeout = timeout, connect_timeout
 
-    async def _request(self, payload_parts: list[bytes]) -> str:
+    async def _request(self, payload_parts: Iterable[bytes]) -> str:
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), timeout=self.connect_timeout
@@ -66,14 +68,17 @@ class ClamdClient:
     async def ping(self) -> bool:
         return await self._request([b"zPING\0"]) == "PONG"
 
-    async def scan(self, data: bytes) -> ClamdVerdict:
-        parts = [b"zINSTREAM\0"]
-        view = memoryview(data)
-        for start in range(0, len(data), CHUNK):
-            chunk = view[start : start + CHUNK]
-            parts.append(struct.pack(">I", len(chunk)) + bytes(chunk))
-        parts.append(struct.pack(">I", 0))
-        reply = await self._request(parts)
+    async def scan(self, data: bytes | Source) -> ClamdVerdict:
+        """INSTREAM the file chunk by chunk as it is read (a spooled file is never whole in memory)."""
+        source = Source.of(data)
+
+        def parts() -> Iterator[bytes]:
+            yield b"zINSTREAM\0"
+            for chunk in source.chunks(CHUNK):
+                yield struct.pack(">I", len(chunk)) + chunk
+            yield struct.pack(">I", 0)
+
+        reply = await self._request(parts())
         return parse_reply(reply)
 
 

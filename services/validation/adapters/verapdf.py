@@ -5,10 +5,13 @@ fault — the case waits for veraPDF as it waits for clamd; a file is never call
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from services.common.faults import TransientFault
 from services.validation.formats.facts import PdfaReport
+from services.validation.formats.source import Source
 
 
 class VeraPdfUnavailable(TransientFault):
@@ -20,10 +23,21 @@ class VeraPdfClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
 
-    async def validate(self, data: bytes, flavour: str) -> PdfaReport:
+    async def validate(self, data: bytes | Source, flavour: str) -> PdfaReport:
+        source = Source.of(data)
+
+        async def upload() -> AsyncIterator[bytes]:  # streamed from the spooled file, with its length
+            for chunk in source.chunks():
+                yield chunk
+
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(f"{self.base_url}/validate", params={"flavour": flavour}, content=data)
+                response = await client.post(
+                    f"{self.base_url}/validate",
+                    params={"flavour": flavour},
+                    content=upload(),
+                    headers={"Content-Length": str(source.size)},
+                )
         except httpx.HTTPError as exc:
             raise VeraPdfUnavailable(f"veraPDF at {self.base_url} did not answer: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:

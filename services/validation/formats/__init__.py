@@ -1,11 +1,12 @@
 """What a file really is and whether it really opens — measured from its bytes, never from its name.
 
-`inspect(data, limits)` identifies the format by PRONOM (FIDO: the PUID, formats/pronom.py) and by its
+`inspect(source, limits)` identifies the format by PRONOM (FIDO: the PUID, formats/pronom.py) and by its
 signature (the closed list of archival formats
 DA/T 70 accepts: PDF, OFD, JPEG, PNG, TIFF, JPEG 2000, MP3, WAV, MP4), opens it with the library that
 reads that format (pypdf, Pillow, mutagen, zipfile + ElementTree for OFD), and measures what the
 checks need: pages, encryption, active content, signatures, image resolution, sharpness, colour and
-red (seal) area. Pure: bytes in, facts out; CPU-heavy, so the step calls it in a worker thread.
+red (seal) area. Pure: a file in (formats/source.py: read through handles and windows, never whole), facts
+out; CPU-heavy, so the step calls it in a worker thread.
 
 One module per reader: identify (the format from its signature), pdf, ofd, image, media; facts holds
 what they measure.
@@ -29,6 +30,7 @@ from services.validation.formats.ofd import inspect_ofd
 from services.validation.formats.pdf import inspect_pdf
 from services.validation.formats.pronom import identify_pronom
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors
+from services.validation.formats.source import Source
 
 __all__ = [
     "ARCHIVAL_FORMATS",
@@ -43,31 +45,33 @@ __all__ = [
     "Limits",
     "OfdSealFacts",
     "SignatureFacts",
+    "Source",
     "TrustAnchors",
     "identify",
     "inspect",
 ]
 
 
-def inspect(data: bytes, limits: Limits = Limits(), trust: TrustAnchors = NO_ANCHORS) -> FileFacts:
+def inspect(data: bytes | Source, limits: Limits = Limits(), trust: TrustAnchors = NO_ANCHORS) -> FileFacts:
     """`trust`: the platform's signature trust anchors (the step loads them; see formats/signatures.py)."""
-    facts = FileFacts(format=identify(data), size=len(data))
-    pronom = identify_pronom(data)
+    source = Source.of(data)
+    facts = FileFacts(format=identify(source), size=source.size)
+    pronom = identify_pronom(source)
     # OFD has no PUID: PRONOM sees only its zip container (x-fmt/263), so the signature decides alone.
     if pronom is not None and facts.format is not Format.OFD:
         facts.puid, facts.pronom_name = pronom.puid, pronom.name
-    if not data:
+    if source.size == 0:
         facts.open_error = "the file is empty (0 bytes)"
         return facts
     try:
         if facts.format is Format.PDF:
-            inspect_pdf(data, facts, limits, trust)
+            inspect_pdf(source, facts, limits, trust)
         elif facts.format is Format.OFD:
-            inspect_ofd(data, facts, limits, trust)
+            inspect_ofd(source, facts, limits, trust)
         elif facts.format in RASTER_FORMATS:
-            inspect_image(data, facts, limits)
+            inspect_image(source, facts, limits)
         elif facts.format in MEDIA_FORMATS:
-            inspect_media(data, facts)
+            inspect_media(source, facts)
         else:
             facts.open_error = "not a format this archive can open"
     except Exception as exc:  # any parser failure means: it does not open

@@ -8,9 +8,10 @@ root holds OFD.xml) is not something general sniffers know. An ISO-BMFF file is 
 
 from __future__ import annotations
 
-import io
 import zipfile
 from enum import StrEnum
+
+from services.validation.formats.source import Source
 
 
 class Format(StrEnum):
@@ -61,13 +62,15 @@ EXTENSIONS: dict[Format, frozenset[str]] = {
 }
 
 
-def identify(data: bytes) -> Format:
-    head = data[:64]
-    if b"%PDF-" in data[:1024]:
+def identify(data: bytes | Source) -> Format:
+    source = Source.of(data)
+    window = source.head(1024)
+    head = window[:64]
+    if b"%PDF-" in window:
         return Format.PDF
     if head.startswith(b"PK\x03\x04"):
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            with source.open() as fh, zipfile.ZipFile(fh) as archive:  # reads the central directory only
                 names = set(archive.namelist())
         except (zipfile.BadZipFile, ValueError, EOFError, OSError):
             return Format.ZIP

@@ -5,21 +5,21 @@ file still fails) and measured as a scanned page: sharpness, colour and seal sha
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 
 from PIL import Image
 
 from services.validation.formats.facts import FileFacts, Limits
 from services.validation.formats.page_images import decode_reduced, measure_scan
+from services.validation.formats.source import Source
 
 # Pillow's own guard, a backstop for the images inside documents (image files are refused at
 # `Limits.image_max_pixels` from their header, below): Pillow raises only beyond twice this, and warns below.
 Image.MAX_IMAGE_PIXELS = Limits().image_max_pixels
 
 
-def inspect_image(data: bytes, facts: FileFacts, limits: Limits = Limits()) -> None:
-    with Image.open(io.BytesIO(data)) as im:  # reads the header only
+def inspect_image(source: Source, facts: FileFacts, limits: Limits = Limits()) -> None:
+    with source.open() as fh, Image.open(fh) as im:  # reads the header only
         width, height = im.size  # before the decode: a reduced one changes them
         pixels = width * height
         if pixels > limits.image_max_pixels:

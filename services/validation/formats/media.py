@@ -2,13 +2,12 @@
 is decoded through to the end by ffmpeg (Debian's `ffmpeg` package) — a file cut short decodes less than
 its header declares, or ffmpeg reports the damage, and does not open.
 
-ffmpeg runs once per media file on a private temporary copy (an MP4 whose index sits at the end cannot
-be read from a pipe), with a time limit; the file is already in memory, so this adds no unbounded read.
+ffmpeg runs once per media file with a time limit, on the validation step's spooled copy of it (an MP4
+whose index sits at the end cannot be read from a pipe); given bytes, on a private temporary copy.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
@@ -17,6 +16,7 @@ import tempfile
 
 from services.validation.formats.facts import FileFacts
 from services.validation.formats.identify import Format
+from services.validation.formats.source import Source
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +27,20 @@ _SHORT_BY_S = 0.1
 _SHORT_BY_SHARE = 0.02
 
 
-def inspect_media(data: bytes, facts: FileFacts) -> None:
+def inspect_media(source: Source, facts: FileFacts) -> None:
     from mutagen.mp3 import MP3
     from mutagen.mp4 import MP4
     from mutagen.wave import WAVE
 
     reader = {Format.MP3: MP3, Format.WAV: WAVE, Format.MP4: MP4}[facts.format]
-    media = reader(io.BytesIO(data))
+    with source.open() as fh:
+        media = reader(fh)
     length = float(getattr(media.info, "length", 0.0) or 0.0)
     if length <= 0:
         facts.open_error = "the media header reads, but declares no duration"
         return
     facts.media_seconds = length
-    decoded, error = decode_to_end(data, facts.format)
+    decoded, error = decode_to_end(source, facts.format)
     if error:
         facts.open_error = error
         return
@@ -49,16 +50,27 @@ def inspect_media(data: bytes, facts: FileFacts) -> None:
     facts.opens = True
 
 
-def decode_to_end(data: bytes, fmt: Format) -> tuple[float | None, str | None]:
+def decode_to_end(data: bytes | Source, fmt: Format) -> tuple[float | None, str | None]:
     """(seconds decoded, ffmpeg's error) — (None, None) where ffmpeg is not installed (logged)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         log.warning("ffmpeg is not installed: media is judged by its header only (apt-get install ffmpeg)")
         return None, None
+    source = Source.of(data)
+    if source.path is not None:
+        return _run_ffmpeg(ffmpeg, str(source.path))
     fd, path = tempfile.mkstemp(suffix=f".{fmt.value}")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in source.chunks():
+                fh.write(chunk)
+        return _run_ffmpeg(ffmpeg, path)
+    finally:
+        os.unlink(path)
+
+
+def _run_ffmpeg(ffmpeg: str, path: str) -> tuple[float | None, str | None]:
+    try:
         done = subprocess.run(
             [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-i", path, "-f", "null", "-", "-progress", "pipe:1"],
             capture_output=True,
@@ -67,8 +79,6 @@ def decode_to_end(data: bytes, fmt: Format) -> tuple[float | None, str | None]:
         )
     except subprocess.TimeoutExpired:
         return None, f"decoding did not finish within {FFMPEG_TIMEOUT_S:.0f} s"
-    finally:
-        os.unlink(path)
     errors = done.stderr.decode("utf-8", "replace").strip()
     if done.returncode != 0 or errors:
         first = errors.splitlines()[0] if errors else f"ffmpeg exited with {done.returncode}"

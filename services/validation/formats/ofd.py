@@ -7,7 +7,6 @@ check."""
 
 from __future__ import annotations
 
-import io
 import posixpath
 import xml.etree.ElementTree as ET
 import zipfile
@@ -27,25 +26,26 @@ from services.validation.formats.page_images import (
 )
 from services.validation.formats.seals import raster_seals
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors
+from services.validation.formats.source import Source
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def inspect_ofd(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> None:
+def inspect_ofd(source: Source, facts: FileFacts, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> None:
     """OFD.xml → each DocBody → its Document.xml → the Pages (every page file must exist) and its
     Signatures (formats/ofd_signatures.py). `trust` is reserved for OFD signer certificates (not yet
     chained: see ofd_signatures)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    with source.open() as fh, zipfile.ZipFile(fh) as archive:
         infos = archive.infolist()
         total = sum(i.file_size for i in infos)
         if len(infos) > limits.zip_max_entries:
             facts.zip_bomb = f"{len(infos)} entries (limit {limits.zip_max_entries})"
         elif total > limits.zip_max_total_bytes:
             facts.zip_bomb = f"{total} bytes uncompressed (limit {limits.zip_max_total_bytes})"
-        elif total / max(len(data), 1) > limits.zip_max_ratio:
-            facts.zip_bomb = f"compression ratio {total / max(len(data), 1):.0f}:1 (limit {limits.zip_max_ratio:.0f}:1)"
+        elif (ratio := total / max(source.size, 1)) > limits.zip_max_ratio:
+            facts.zip_bomb = f"compression ratio {ratio:.0f}:1 (limit {limits.zip_max_ratio:.0f}:1)"
         if facts.zip_bomb:
             facts.open_error = f"refused to unpack: {facts.zip_bomb}"
             return

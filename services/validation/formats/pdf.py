@@ -5,9 +5,10 @@ pyHanko (formats/signatures.py)."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
 import warnings
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from services.validation.formats.facts import FileFacts, Limits, SignatureFacts
 from services.validation.formats.page_images import (
@@ -20,21 +21,27 @@ from services.validation.formats.page_images import (
 from services.validation.formats.pdf_content import PlacedImage, page_content
 from services.validation.formats.seals import raster_seals
 from services.validation.formats.signatures import NO_ANCHORS, TrustAnchors, verify_pdf_signatures
+from services.validation.formats.source import Source
 
 _STANDARD_SUBFILTERS = {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/adbe.pkcs7.sha1", "/ETSI.RFC3161"}
 
 
-def inspect_pdf(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> None:
+def inspect_pdf(source: Source, facts: FileFacts, limits: Limits, trust: TrustAnchors = NO_ANCHORS) -> None:
+    with source.open() as fh:  # pypdf reads objects from the handle as they are asked for
+        _inspect_pdf(source, fh, facts, limits, trust)
+
+
+def _inspect_pdf(source: Source, fh: BinaryIO, facts: FileFacts, limits: Limits, trust: TrustAnchors) -> None:
     import pypdf
     from pypdf.errors import PdfReadError
 
-    if b"%%EOF" not in data[-2048:]:
+    if b"%%EOF" not in source.tail(2048):
         facts.open_error = "the PDF has no end-of-file marker: it is truncated"
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+            reader = pypdf.PdfReader(fh, strict=False)
         except PdfReadError as exc:
             facts.open_error = f"the PDF does not parse: {exc}"
             return
@@ -49,8 +56,8 @@ def inspect_pdf(data: bytes, facts: FileFacts, limits: Limits, trust: TrustAncho
             return
         _measure_pages(pages, facts, limits)
         facts.pdfa_declared = _pdfa_identification(reader)
-        facts.active_content = _pdf_active_content(reader, data)
-        facts.signatures = _pdf_signatures(reader, data, trust)
+        facts.active_content = _pdf_active_content(reader, source)
+        facts.signatures = _pdf_signatures(reader, source, trust)
     facts.opens = True
 
 
@@ -73,10 +80,62 @@ def _pdfa_identification(reader) -> str | None:  # type: ignore[no-untyped-def]
     return part.group(1).decode() + (level.group(1).decode().lower() if level else "")
 
 
-_STREAM_DATA = re.compile(rb"(?<!end)stream\r?\n.*?endstream", re.DOTALL)
+_STREAM_START = re.compile(rb"(?<!end)stream\r?\n")
+_STREAM_END = b"endstream"
+_CARRY = 64  # bytes kept between chunks: longer than any marker or token searched for
+_ACTIVE_TOKENS = (
+    (re.compile(rb"/JavaScript\b"), "JavaScript"),
+    (re.compile(rb"/Launch\b"), "Launch"),
+    (re.compile(rb"/JS\b"), "JavaScript"),
+)
 
 
-def _pdf_active_content(reader, data: bytes) -> list[str]:  # type: ignore[no-untyped-def]
+def outside_streams(source: Source, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+    """The file's bytes with every stream's data left out, piece by piece, in bounded memory: exactly the
+    text a `(?<!end)stream\\r?\\n.*?endstream` substitution by `stream endstream` over the whole file
+    gives (a stream with no `endstream` after it is left in, as the substitution leaves it: re-read from
+    the file). A token may span two pieces: search with the previous piece's end (`_CARRY` bytes)."""
+    buf = b""
+    consumed = 0  # file offset of buf[0]
+    opened_at: int | None = None  # offset just after the `stream` keyword of the stream we are inside
+    search_from = 0
+    for chunk in source.chunks(chunk_size):
+        buf += chunk
+        while buf:
+            if opened_at is not None:
+                at = buf.find(_STREAM_END)
+                if at < 0:
+                    keep = len(_STREAM_END) - 1  # a marker cut by the chunk boundary stays
+                    consumed += max(0, len(buf) - keep)
+                    buf = buf[-keep:]
+                    break
+                consumed += at + len(_STREAM_END)
+                buf, opened_at, search_from = buf[at + len(_STREAM_END) :], None, 0
+                yield b" endstream"
+                continue
+            # From `search_from`: starts before it were tried (the carry keeps their lookbehind visible).
+            found = _STREAM_START.search(buf, search_from)
+            if found is None:
+                if len(buf) > _CARRY:
+                    yield buf[:-_CARRY]
+                    consumed += len(buf) - _CARRY
+                    buf = buf[-_CARRY:]
+                search_from = max(0, len(buf) - len(b"stream\r\n"))
+                break
+            yield buf[: found.start()] + b"stream"
+            opened_at = consumed + found.start() + len(b"stream")
+            consumed += found.end()
+            buf, search_from = buf[found.end() :], 0
+    if opened_at is None:
+        yield buf
+        return
+    with source.open() as fh:  # never closed: the substitution leaves the rest of the file as it is
+        fh.seek(opened_at)
+        while piece := fh.read(chunk_size):
+            yield piece
+
+
+def _pdf_active_content(reader, source: Source) -> list[str]:  # type: ignore[no-untyped-def]
     found: set[str] = set()
 
     def action(obj) -> None:  # type: ignore[no-untyped-def]
@@ -114,14 +173,15 @@ def _pdf_active_content(reader, data: bytes) -> list[str]:  # type: ignore[no-un
                 found.add("AA")
     # Tokens left in uncompressed objects that the walk above did not reach — outside stream data: the bytes
     # of a scan's image are random-looking, and about one 250 KB scan in a hundred holds `/JS` by chance.
-    outside_streams = _STREAM_DATA.sub(b"stream endstream", data)
-    for token, label in ((rb"/JavaScript\b", "JavaScript"), (rb"/Launch\b", "Launch"), (rb"/JS\b", "JavaScript")):
-        if re.search(token, outside_streams):
-            found.add(label)
+    previous = b""
+    for piece in outside_streams(source):
+        window = previous + piece
+        found.update(label for token, label in _ACTIVE_TOKENS if token.search(window))
+        previous = window[-_CARRY:]
     return sorted(found)
 
 
-def _pdf_signatures(reader, data: bytes, trust: TrustAnchors) -> list[SignatureFacts]:  # type: ignore[no-untyped-def]
+def _pdf_signatures(reader, source: Source, trust: TrustAnchors) -> list[SignatureFacts]:  # type: ignore[no-untyped-def]
     fields = reader.get_fields() or {}
     out: list[SignatureFacts] = []
     for name, spec in fields.items():
@@ -139,7 +199,7 @@ def _pdf_signatures(reader, data: bytes, trust: TrustAnchors) -> list[SignatureF
             )
         )
     if any(s.standard for s in out):
-        out = verify_pdf_signatures(data, out, trust)
+        out = verify_pdf_signatures(source, out, trust)
     return out
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from services.validation.formats.source import Source
+
 HEAD_TAIL_BYTES = 64 * 1024
 _LOCK = threading.Lock()
 
@@ -46,13 +48,15 @@ def signature_file() -> str:
     return str(get_local_versions().pronom_signature)
 
 
-def identify_pronom(data: bytes) -> Pronom | None:
+def identify_pronom(data: bytes | Source) -> Pronom | None:
     """The most specific PRONOM format FIDO's signatures match, or None where none matches."""
-    if not data:
+    source = Source.of(data)
+    if source.size == 0:
         return None
+    head, tail = source.head(HEAD_TAIL_BYTES), source.tail(HEAD_TAIL_BYTES)
     fido = _fido()
     with _LOCK:
-        matches = fido.match_formats(data[:HEAD_TAIL_BYTES], data[-HEAD_TAIL_BYTES:])
+        matches = fido.match_formats(head, tail)
         if not matches:
             return None
         fmt = matches[0][0]

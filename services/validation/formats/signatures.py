@@ -21,11 +21,11 @@ Pure: bytes and trust anchors in, `SignatureFacts` out.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 
 from services.validation.formats.facts import SignatureFacts
+from services.validation.formats.source import Source
 
 # The levels of pyhanko.sign.diff_analysis.ModificationLevel after a signature that still leave it
 # covering the file (see the module's docstring).
@@ -57,7 +57,9 @@ def certificate_sha256(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def verify_pdf_signatures(data: bytes, found: list[SignatureFacts], trust: TrustAnchors) -> list[SignatureFacts]:
+def verify_pdf_signatures(
+    data: bytes | Source, found: list[SignatureFacts], trust: TrustAnchors
+) -> list[SignatureFacts]:
     """`found` are the /Sig fields pypdf listed; the standard (CMS/PAdES) ones come back verified."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -68,9 +70,10 @@ def verify_pdf_signatures(data: bytes, found: list[SignatureFacts], trust: Trust
     logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.CRITICAL)
     verified: dict[str, SignatureFacts] = {}
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        for embedded in reader.embedded_signatures:
-            verified[embedded.field_name] = _verify_one(embedded, trust)
+        with Source.of(data).open() as fh:  # pyHanko reads the signed byte ranges from the handle
+            reader = PdfFileReader(fh, strict=False)
+            for embedded in reader.embedded_signatures:
+                verified[embedded.field_name] = _verify_one(embedded, trust)
     except Exception as exc:
         return [
             SignatureFacts(
