@@ -54,7 +54,7 @@ def _inspect_pdf(source: Source, fh: BinaryIO, facts: FileFacts, limits: Limits,
         if facts.page_count == 0:
             facts.open_error = "the PDF has no pages"
             return
-        _measure_pages(pages, facts, limits)
+        _measure_pages(reader, pages, facts, limits)
         facts.pdfa_declared = _pdfa_identification(reader)
         facts.active_content = _pdf_active_content(reader, source)
         facts.signatures = _pdf_signatures(reader, source, trust)
@@ -203,16 +203,25 @@ def _pdf_signatures(reader, source: Source, trust: TrustAnchors) -> list[Signatu
     return out
 
 
-def _measure_pages(pages, facts: FileFacts, limits: Limits) -> None:  # type: ignore[no-untyped-def]
+def _forget(reader, reference) -> None:  # type: ignore[no-untyped-def]
+    """Drop pypdf's cached copy of an image object: pypdf keeps every object it has read, stream data
+    included, so walking a 1 GiB scanned document would otherwise end with the whole file in memory. The
+    page keeps only the reference; the image is read again if it is one of those decoded."""
+    if hasattr(reference, "idnum"):
+        reader.resolved_objects.pop((reference.generation, reference.idnum), None)
+
+
+def _measure_pages(reader, pages, facts: FileFacts, limits: Limits) -> None:  # type: ignore[no-untyped-def]
     """Walk every page's content (cheap: no image is decoded), then decode a bounded, evenly spread set of
     the images drawn: page scans are measured as scans, smaller images are searched for seals."""
-    placed: dict[int, PlacedImage] = {}  # an image drawn on several pages is measured once
+    placed: dict[object, PlacedImage] = {}  # an image drawn on several pages is measured once
     for number, page in enumerate(pages, start=1):
         content = page_content(page, number)
         facts.seals.extend(content.seals)
         facts.vector_colour = facts.vector_colour or content.colour
         for image in content.images:
-            placed.setdefault(id(image.xobject), image)
+            placed.setdefault(image.key, image)
+            _forget(reader, image.reference)
     images = list(placed.values())
     chosen = spread(len(images), limits.pdf_max_images_decoded)
     for i, image in enumerate(images):
@@ -224,7 +233,10 @@ def _measure_pages(pages, facts: FileFacts, limits: Limits) -> None:  # type: ig
                     unmeasured_scan(image.width_px, image.height_px, round(image.effective_dpi, 1), image.page)
                 )
             continue
-        im, scale = decode_embedded(image.xobject, image.effective_dpi, full=limits.full_decode)
+        xobject = image.reference.get_object() if hasattr(image.reference, "get_object") else image.reference
+        im, scale = decode_embedded(xobject, image.effective_dpi, full=limits.full_decode)
+        del xobject
+        _forget(reader, image.reference)
         with im:
             # The effective resolution of the decoded copy (a JPEG may have been decoded reduced).
             dpi = image.effective_dpi * im.width / max(image.width_px, 1)

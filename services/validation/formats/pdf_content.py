@@ -39,12 +39,18 @@ class PlacedImage:
     """An image XObject drawn on a page: its pixels and the size it is drawn at, in points."""
 
     page: int
-    xobject: Any  # the pypdf stream, decoded only when measured
+    reference: Any  # how the page names the image (a pypdf IndirectObject, or the stream itself when direct)
     width_px: int
     height_px: int
     placed_w_pt: float
     placed_h_pt: float
     page_fraction: float  # the share of the page's area it covers
+
+    @property
+    def key(self) -> Any:
+        """The same for every placement of one image object (an image drawn on several pages)."""
+        ref = self.reference
+        return (ref.generation, ref.idnum) if hasattr(ref, "idnum") else id(ref)
 
     @property
     def effective_dpi(self) -> float:
@@ -204,7 +210,8 @@ class _Walker:
                     self._stars.append((((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2), self.page))
 
     def _do(self, xobjects: Any, name: Any, ctm: Matrix, depth: int) -> None:
-        xobj = _get(xobjects, name)
+        reference = _get(xobjects, name, resolve=False)
+        xobj = reference.get_object() if hasattr(reference, "get_object") else reference
         if xobj is None:
             return
         subtype = xobj.get("/Subtype")
@@ -216,7 +223,7 @@ class _Walker:
             self.out.images.append(
                 PlacedImage(
                     page=self.page,
-                    xobject=xobj,
+                    reference=reference,
                     width_px=int(xobj.get("/Width", 0)),
                     height_px=int(xobj.get("/Height", 0)),
                     placed_w_pt=w_pt,
@@ -234,11 +241,14 @@ class _Walker:
         return self.out
 
 
-def _get(mapping: Any, key: Any) -> Any:
+def _get(mapping: Any, key: Any, *, resolve: bool = True) -> Any:
     if mapping is None:
         return None
     mapping = mapping.get_object() if hasattr(mapping, "get_object") else mapping
     value = mapping.get(key) if hasattr(mapping, "get") else None
+    if not resolve:  # pypdf's dict.get resolves indirect objects; the raw entry is the reference
+        value = mapping.raw_get(key) if hasattr(mapping, "raw_get") and key in mapping else value
+        return value
     return value.get_object() if value is not None and hasattr(value, "get_object") else value
 
 
