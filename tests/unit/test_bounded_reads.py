@@ -105,3 +105,26 @@ async def test_clamd_gets_the_file_in_chunks_as_it_is_read(tmp_path):  # type: i
         verdict = await ClamdClient("127.0.0.1", port).scan(Source.of_path(path))
     assert verdict.status == "clean"
     assert bytes(received) == data and frames[:3] == [CHUNK] * 3 and len(frames) == 4
+
+
+def test_walking_a_scanned_pdf_leaves_no_image_stream_in_pypdf_s_cache(tmp_path):  # type: ignore[no-untyped-def]
+    """pypdf caches every object it reads, stream data included: walking every page of a 1 GiB scanned
+    document would end with the file in memory. The walk drops each image object once it is placed."""
+    import pypdf
+
+    from samples.large_files import write_scanned_pdf
+    from services.validation.formats.facts import FileFacts, Limits
+    from services.validation.formats.identify import Format
+    from services.validation.formats.pdf import _measure_pages
+
+    path = tmp_path / "scan.pdf"
+    write_scanned_pdf(path, pages=30, dpi=100)
+    with path.open("rb") as fh:
+        reader = pypdf.PdfReader(fh)
+        facts = FileFacts(format=Format.PDF, size=path.stat().st_size)
+        _measure_pages(reader, reader.pages, facts, Limits(pdf_max_images_decoded=4))
+        cached_images = [
+            obj for obj in reader.resolved_objects.values() if hasattr(obj, "get") and obj.get("/Subtype") == "/Image"
+        ]
+    assert len(facts.page_images) == 30 and facts.images_not_decoded == 26
+    assert cached_images == []
