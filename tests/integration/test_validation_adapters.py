@@ -55,6 +55,20 @@ async def test_a_stream_over_clamds_limit_is_an_error_reply_that_holds_the_case(
     assert is_transient(caught.value) and "StreamMaxLength" in str(caught.value)
 
 
+async def test_clamd_finds_a_signature_in_a_file_streamed_in_chunks_across_their_boundaries(clamd, tmp_path):  # type: ignore[no-untyped-def]
+    """The step hands clamd its spooled copy: INSTREAM is fed from the file, many chunks long, and the
+    signature is found wherever the chunk boundaries fall."""
+    from samples.defects import eicar
+    from services.validation.adapters.clamav import CHUNK
+    from services.validation.formats.source import Source
+
+    for offset in (CHUNK - 10, 3 * CHUNK - 30):
+        path = tmp_path / f"f{offset}.pdf"
+        path.write_bytes(b"%PDF-1.7\n" + b"x" * offset + eicar() + b"\n" + b"y" * CHUNK + b"%%EOF")
+        infected = await clamd.scan(Source.of_path(path))
+        assert infected.status == "infected" and "Eicar" in (infected.signature or ""), offset
+
+
 async def test_an_unreachable_clamd_is_a_transient_fault():
     with pytest.raises(ClamdUnavailable) as caught:
         await ClamdClient("127.0.0.1", 1, connect_timeout=2).scan(b"data")
