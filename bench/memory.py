@@ -24,7 +24,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -34,14 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from archivectl import local_services
 from archivectl.feed import publish_events
 from archivectl.kafka_admin import delete_namespace_topics, ensure_topics
 from archivectl.outcomes import Outcomes, await_outcomes
 from archivectl.platforms import ensure_platforms, signed
-from bench.pipeline import RESULTS, record_section
+from bench.pipeline import RESULTS, RssSampler, record_section
 from samples.dialects import render
 from samples.file_service import FileServer
 from samples.generator import approval_completed_event, generate_cases
@@ -120,26 +117,6 @@ def _vm_hwm(pid: int) -> int:
     raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
-class TreeSampler(threading.Thread):
-    """Largest sampled RSS of each worker together with its child processes."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        super().__init__(daemon=True)
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.peak = dict.fromkeys(pids, 0)
-        self.stop_flag = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop_flag.wait(0.2):
-            for name, proc in self.procs.items():
-                try:
-                    tree = [proc, *proc.children(recursive=True)]
-                    total = sum(p.memory_info().rss for p in tree if p.is_running())
-                except psutil.Error:
-                    continue
-                self.peak[name] = max(self.peak[name], total)
-
-
 async def run_scenario(
     name: str, *, keep_namespace: bool = False, timeout: float = 3600.0
 ) -> tuple[ScenarioResult, ArchiveSettings]:
@@ -157,7 +134,7 @@ async def run_scenario(
         pids = {p.name: p.pid() for p in procs}
         if any(pid is None for pid in pids.values()):
             raise SystemExit(f"bench: a worker did not start: {pids} (see .stack/logs/)")
-        sampler = TreeSampler({k: v for k, v in pids.items() if v is not None})
+        sampler = RssSampler({k: v for k, v in pids.items() if v is not None}, interval=0.2, with_children=True)
         sampler.start()
         try:
             with FileServer() as server:

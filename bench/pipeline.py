@@ -57,21 +57,25 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class RssSampler(threading.Thread):
-    """Peak resident memory of each service process, sampled twice a second."""
+    """Peak resident memory of each service process, sampled every `interval` seconds; `with_children`
+    counts its child processes too (ffmpeg, Alembic), as a container's memory limit does."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], *, interval: float = 0.5, with_children: bool = False) -> None:
         super().__init__(daemon=True)
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
         self.peak = dict.fromkeys(pids, 0)
         self.stop_flag = threading.Event()
+        self.interval, self.with_children = interval, with_children
 
     def run(self) -> None:
-        while not self.stop_flag.wait(0.5):
+        while not self.stop_flag.wait(self.interval):
             for name, proc in self.procs.items():
                 try:
-                    self.peak[name] = max(self.peak[name], proc.memory_info().rss)
+                    tree = [proc, *proc.children(recursive=True)] if self.with_children else [proc]
+                    rss = sum(p.memory_info().rss for p in tree)
                 except psutil.Error:
-                    pass
+                    continue
+                self.peak[name] = max(self.peak[name], rss)
 
 
 async def publish(settings: ArchiveSettings, cases: list[Any], rate: float | None = None) -> dict[str, float]:

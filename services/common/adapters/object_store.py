@@ -251,19 +251,24 @@ class MinioObjectStore:
             part_size=6 * 1024 * 1024,  # S3's minimum is 5 MiB; small parts keep memory flat
         )
 
+    def _open_object(self, bucket: str, key: str, version_id: str | None) -> Any:
+        """minio's GET response (the caller reads, closes and releases it), its errors made ours: ObjectMissing,
+        ObjectUnreadable for a refusal, a transient fault where the server does not answer."""
+        try:
+            return self.client.get_object(bucket, key, version_id=version_id)
+        except S3Error as exc:
+            if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
+                raise ObjectMissing(f"{bucket}/{key}") from exc
+            raise ObjectUnreadable(bucket, key, f"{exc.code}: {exc.message}") from exc
+        except MaxRetryError as exc:
+            detail = _refusal_detail(exc)
+            if detail is None:
+                raise  # the server does not answer: a transient fault, not a verdict on the object
+            raise ObjectUnreadable(bucket, key, detail) from exc
+
     async def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes:
         def _get() -> bytes:
-            try:
-                response = self.client.get_object(bucket, key, version_id=version_id)
-            except S3Error as exc:
-                if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
-                    raise ObjectMissing(f"{bucket}/{key}") from exc
-                raise ObjectUnreadable(bucket, key, f"{exc.code}: {exc.message}") from exc
-            except MaxRetryError as exc:
-                detail = _refusal_detail(exc)
-                if detail is None:
-                    raise  # the server does not answer: a transient fault, not a verdict on the object
-                raise ObjectUnreadable(bucket, key, detail) from exc
+            response = self._open_object(bucket, key, version_id)
             try:
                 return response.read()  # a connection lost mid-read is a transient fault, not a verdict
             finally:
@@ -277,17 +282,7 @@ class MinioObjectStore:
         Errors as get_bytes: ObjectMissing, ObjectUnreadable for a refusal, a transient fault otherwise."""
 
         def _get() -> int:
-            try:
-                response = self.client.get_object(bucket, key, version_id=version_id)
-            except S3Error as exc:
-                if exc.code in {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}:
-                    raise ObjectMissing(f"{bucket}/{key}") from exc
-                raise ObjectUnreadable(bucket, key, f"{exc.code}: {exc.message}") from exc
-            except MaxRetryError as exc:
-                detail = _refusal_detail(exc)
-                if detail is None:
-                    raise
-                raise ObjectUnreadable(bucket, key, detail) from exc
+            response = self._open_object(bucket, key, version_id)
             written = 0
             try:
                 for chunk in response.stream(READ_CHUNK):
