@@ -191,8 +191,12 @@ class StepRunner(Generic[InT]):
         ledger: AttemptLedger | None = None,
         poison_pill_deaths: int = 3,
         fault_kill_on_key: str = "",
+        weigh: Callable[[InT], int] | None = None,
     ) -> None:
         self.progress = progress
+        self.weigh = weigh
+        # Inputs decoded to be weighed (services/common/in_flight.py) and not yet handled: decoded once.
+        self._decoded: dict[tuple[str, int, int], InT] = {}
         self.service = service
         self.input_topic = input_topic
         self.input_model = input_model
@@ -208,6 +212,18 @@ class StepRunner(Generic[InT]):
         # Fault injection for tests and the chaos harness only: SIGKILL this process when a message with
         # this key arrives (what an out-of-memory kill or a native crash in a decoder does). Empty = off.
         self.fault_kill_on_key = fault_kill_on_key.encode() if fault_kill_on_key else b""
+
+    def weight(self, message: InboundMessage) -> int:
+        """The scratch space this input declares (the service's `weigh`: bytes of files it will hold on disk);
+        0 without a `weigh`, or for an input that does not decode — it is dead-lettered when handled."""
+        if self.weigh is None:
+            return 0
+        try:
+            event = decode_event(message.value, self.input_model, self.input_topic)
+        except InvalidInput:
+            return 0
+        self._decoded[(message.topic, message.partition, message.offset)] = event
+        return max(0, self.weigh(event))
 
     async def settle(self, message: InboundMessage, ack: Callable[[], Awaitable[Any]]) -> None:
         """One input, from the ledger's "started" to the acknowledgement: a message on which the worker
@@ -291,7 +307,9 @@ class StepRunner(Generic[InT]):
     async def _handle(self, message: InboundMessage) -> bool:
         """Settle one input; True when it was dead-lettered."""
         try:
-            event = decode_event(message.value, self.input_model, self.input_topic)
+            event = self._decoded.pop((message.topic, message.partition, message.offset), None) or decode_event(
+                message.value, self.input_model, self.input_topic
+            )
         except InvalidInput as exc:
             await self._dead_letter(message, exc.kind, exc.reason)
             return True
