@@ -14,6 +14,12 @@ the broker, the worker gets on with the next — without giving up any of the ru
   scratch space their files take: a service's `weigh`); an input heavier than the budget waits until it
   can run alone, so a worker's scratch disk stays within max(budget, its heaviest single case). When the
   window is full the consumer loop waits in `submit`: backpressure, not buffering.
+* **A death is blamed on its own input only.** A worker that dies (SIGKILL, out of memory, a native crash
+  in a decoder) takes every input in flight down with it, and the poison-pill ledger records a start
+  without a finish for each. An input that was in flight at a death is a suspect: the runner settles it
+  `alone()`, with nothing else in flight, so that a further death is its own. An innocent input is then
+  blamed for at most the one death it shared, and only the input that kills a worker on its own reaches
+  the K deaths that set it aside (docs/reliability.md).
 * **A stop stops everything.** When an input cannot be settled (`WorkerMustStop`), `on_stop` is called
   (stream_app exits the process) and nothing after it is acknowledged.
 """
@@ -33,7 +39,9 @@ from services.common.runner import InboundMessage, WorkerMustStop
 log = logging.getLogger(__name__)
 
 Ack = Callable[[], Awaitable[Any]]
-Settle = Callable[[InboundMessage, Ack], Awaitable[None]]
+# How the runner asks to settle an input with nothing else in flight (a suspect: see `InFlight.alone`).
+Alone = Callable[[], contextlib.AbstractAsyncContextManager[None]]
+Settle = Callable[[InboundMessage, Ack, Alone], Awaitable[None]]
 
 
 @dataclass
@@ -100,6 +108,11 @@ class InFlight:
         self._ack_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self.stopped: WorkerMustStop | None = None
+        # Inputs inside `settle` now, and the gate a suspect closes to be alone (see `alone`).
+        self._running = 0
+        self._gate_closed = False
+        self._solo = asyncio.Lock()
+        self._running_changed = asyncio.Condition()
 
     @property
     def count(self) -> int:
@@ -141,7 +154,15 @@ class InFlight:
             if before is not None:
                 await asyncio.wait({before})  # the same case's earlier input first, whatever became of it
             if self.stopped is None:
-                await self._settle(message, lambda: self._acknowledge(message, pending))
+                async with self._running_changed:
+                    await self._running_changed.wait_for(lambda: not self._gate_closed)
+                    self._running += 1
+                try:
+                    await self._settle(message, lambda: self._acknowledge(message, pending), self.alone)
+                finally:
+                    async with self._running_changed:
+                        self._running -= 1
+                        self._running_changed.notify_all()
         except WorkerMustStop as exc:
             await self._stop(exc)
         except asyncio.CancelledError:
@@ -150,6 +171,34 @@ class InFlight:
             await self._stop(WorkerMustStop(f"settling {message.topic}[{message.partition}]@{message.offset}: {exc!r}"))
         finally:
             await self._admitted.release(weight)
+
+    @contextlib.asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        """Called by a settling input: wait until nothing else is being settled, keep others from starting,
+        and let the caller settle alone. Suspects take turns; one waiting for its turn does not count as
+        running, so two suspects never wait for each other."""
+        changed = self._running_changed
+        async with changed:
+            self._running -= 1
+            changed.notify_all()
+        counted = False
+        try:
+            async with self._solo:
+                async with changed:
+                    self._gate_closed = True
+                    await changed.wait_for(lambda: self._running == 0)
+                    self._running += 1
+                    counted = True
+                try:
+                    yield
+                finally:
+                    async with changed:
+                        self._gate_closed = False
+                        changed.notify_all()
+        finally:
+            if not counted:  # interrupted while waiting for its turn: counted as running again, as it came in
+                async with changed:
+                    self._running += 1
 
     async def _stop(self, exc: WorkerMustStop) -> None:
         if self.stopped is None:

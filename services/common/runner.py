@@ -225,15 +225,43 @@ class StepRunner(Generic[InT]):
         self._decoded[(message.topic, message.partition, message.offset)] = event
         return max(0, self.weigh(event))
 
-    async def settle(self, message: InboundMessage, ack: Callable[[], Awaitable[Any]]) -> None:
+    async def settle(
+        self,
+        message: InboundMessage,
+        ack: Callable[[], Awaitable[Any]],
+        alone: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
         """One input, from the ledger's "started" to the acknowledgement: a message on which the worker
-        already died `poison_pill_deaths` times is set aside unread, so the partition moves on."""
+        already died `poison_pill_deaths` times is set aside unread, so the partition moves on.
+
+        With several inputs in flight (services/common/in_flight.py), a death is recorded for each of them.
+        An input the ledger shows was in flight at a death is therefore settled `alone` — its start undone
+        while it waits for its turn — so that only a death it causes on its own counts against it."""
         if self.ledger is None:
             await self.handle(message)
             await ack()
             return
         ledger = self.ledger
-        deaths = await self.backoff.run(lambda: ledger.begin(message), service=self.service, what="record start")
+        deaths = await self._begin(message)
+        if 0 < deaths < self.poison_pill_deaths and alone is not None:
+            await self.backoff.run(lambda: ledger.interrupted(message), service=self.service, what="record start")
+            async with alone():
+                deaths = await self._begin(message)
+                await self._attempt(message, deaths)
+        else:
+            await self._attempt(message, deaths)
+        await ack()
+        await self.backoff.run(lambda: ledger.finish(message), service=self.service, what="record finish")
+
+    async def _begin(self, message: InboundMessage) -> int:
+        ledger = self.ledger
+        assert ledger is not None
+        return await self.backoff.run(lambda: ledger.begin(message), service=self.service, what="record start")
+
+    async def _attempt(self, message: InboundMessage, deaths: int) -> None:
+        """Handle the input — or, after `poison_pill_deaths` deaths on it, set it aside unread."""
+        ledger = self.ledger
+        assert ledger is not None
         if deaths >= self.poison_pill_deaths:
             log.error(
                 "poison pill: the worker died on this message too often; setting it aside",
@@ -250,18 +278,16 @@ class StepRunner(Generic[InT]):
                 service=self.service,
                 what="record set-aside",
             )
-        else:
-            if self.fault_kill_on_key and message.key == self.fault_kill_on_key:
-                log.warning("fault injection: killing this worker on the message", extra={"key": message.key})
-                os.kill(os.getpid(), signal.SIGKILL)
-            try:
-                await self.handle(message)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):  # a graceful stop mid-step is no death
-                    await asyncio.wait_for(ledger.interrupted(message), timeout=2)
-                raise
-        await ack()
-        await self.backoff.run(lambda: ledger.finish(message), service=self.service, what="record finish")
+            return
+        if self.fault_kill_on_key and message.key == self.fault_kill_on_key:
+            log.warning("fault injection: killing this worker on the message", extra={"key": message.key})
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            await self.handle(message)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # a graceful stop mid-step is no death
+                await asyncio.wait_for(ledger.interrupted(message), timeout=2)
+            raise
 
     async def handle(self, message: InboundMessage) -> None:
         metrics.MESSAGES_CONSUMED.labels(self.service, self.input_topic).inc()

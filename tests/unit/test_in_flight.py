@@ -4,6 +4,8 @@ inputs keep their order, and offsets are acknowledged in order — never past an
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 from collections import defaultdict
 
@@ -34,7 +36,7 @@ class Harness:
         self.fail_on = fail_on or set()
         self.stops: list[WorkerMustStop] = []
 
-    async def settle(self, message: InboundMessage, ack) -> None:  # type: ignore[no-untyped-def]
+    async def settle(self, message: InboundMessage, ack, alone=None) -> None:  # type: ignore[no-untyped-def]
         position = (message.partition, message.offset)
         self.started.append(position)
         if message.key in self.running_keys:
@@ -187,7 +189,7 @@ async def test_inputs_after_a_stop_are_not_settled():
 async def test_a_runner_exception_other_than_worker_must_stop_also_stops_the_worker():
     stops: list[WorkerMustStop] = []
 
-    async def broken(message, ack):  # type: ignore[no-untyped-def]
+    async def broken(message, ack, alone):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug in the runner")
 
     async def on_stop(exc: WorkerMustStop) -> None:
@@ -288,3 +290,102 @@ async def test_the_runner_weighs_an_input_by_its_service_and_decodes_it_only_onc
     await runner.handle(message)
     assert decoded == 1
     assert runner.weight(InboundMessage(topics.CAPTURED, 0, 4, b"k", b"not json")) == 0
+
+
+class DyingLedger:
+    """The poison-pill ledger in memory, kept across simulated worker lifetimes; when the worker "dies" it
+    stops taking writes, as PostgreSQL hears nothing more from a SIGKILLed process."""
+
+    def __init__(self) -> None:
+        self.starts: dict[int, int] = {}
+        self.dead = False
+
+    async def begin(self, message):  # type: ignore[no-untyped-def]
+        if self.dead:
+            raise WorkerDied
+        self.starts[message.offset] = self.starts.get(message.offset, 0) + 1
+        return self.starts[message.offset] - 1
+
+    async def finish(self, message):  # type: ignore[no-untyped-def]
+        if not self.dead:
+            self.starts.pop(message.offset, None)
+
+    async def interrupted(self, message):  # type: ignore[no-untyped-def]
+        if not self.dead:
+            self.starts[message.offset] -= 1
+
+    async def set_aside(self, message, *, service, deaths):  # type: ignore[no-untyped-def]
+        pass
+
+
+class WorkerDied(BaseException):
+    """What the rest of the process sees of a SIGKILL: nothing after this point runs."""
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4, 8])
+def test_a_worker_killed_by_one_input_again_and_again_sets_aside_only_that_input(limit):
+    """Worker lifetimes, each redelivering from the committed offset, with a poison input among innocent
+    ones in flight: every death is recorded for all of them, yet only the poison is set aside — the others
+    are archived — because a suspect is settled alone."""
+    from contracts.v1 import ApprovalCompletedEvent
+    from tests.factories import completed_event
+
+    ledger, publisher = DyingLedger(), RecordingPublisher()
+    events = [completed_event(event_id="poison" if n == 2 else f"case-{n}") for n in range(8)]
+    committed = 0
+    handled: set[str] = set()
+
+    async def step(event):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.001 * (hash(event.id) % 5))
+        if event.id == "poison":
+            ledger.dead = True
+            raise WorkerDied
+        if ledger.dead:
+            raise WorkerDied
+        handled.add(event.id)
+        return []
+
+    async def lifetime() -> bool:
+        nonlocal committed
+        ledger.dead = False
+        runner = StepRunner(
+            service="capture",
+            input_topic=topics.APPROVAL_COMPLETED,
+            input_model=ApprovalCompletedEvent,
+            step=step,
+            publisher=publisher,
+            backoff=Backoff(0.01, 0.02),
+            ledger=ledger,
+            poison_pill_deaths=3,
+        )
+
+        async def on_stop(exc: WorkerMustStop) -> None:
+            raise AssertionError(f"nothing here must stop the worker: {exc}")
+
+        window = InFlight(runner.settle, limit=limit, budget_bytes=0, on_stop=on_stop)
+
+        def ack_of(offset: int):  # type: ignore[no-untyped-def]
+            async def ack() -> None:
+                nonlocal committed
+                if not ledger.dead:
+                    committed = offset + 1
+
+            return ack
+
+        for offset in range(committed, len(events)):
+            if ledger.dead:
+                break
+            value = events[offset].model_dump_json().encode()
+            await window.submit(InboundMessage("in", 0, offset, f"key-{offset}".encode(), value), ack_of(offset))
+        with contextlib.suppress(WorkerDied):
+            await window.wait_all()
+        return not ledger.dead
+
+    for _ in range(12):
+        if asyncio.run(lifetime()):
+            break
+    else:
+        raise AssertionError("the worker never got past the poison input")
+    letters = [json.loads(v)["data"] for t, _, v in publisher.sent if t == topics.DEAD_LETTER]
+    assert [(letter["origin_offset"], letter["error_type"]) for letter in letters] == [(2, "PoisonPill")]
+    assert handled == {e.id for e in events} - {"poison"} and committed == len(events)
