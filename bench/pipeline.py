@@ -269,7 +269,8 @@ async def scaling_run(base: str, workers: int, warmup: list[Any], cases: list[An
         # Every worker holds partitions before the clock starts, or one worker takes the whole burst.
         await wait_for_group(settings, "validation", workers)
         await measure(settings, warmup, None, f"{workers} validation worker(s), warm-up")
-        meter = CpuMeter.of_pids({p.label: p.pid() or 0 for p in procs})
+        infra = infrastructure_pids(settings)
+        meter = CpuMeter.of_pids({**{p.label: p.pid() or 0 for p in procs}, **infra})
         result = await measure(settings, cases, None, f"{workers} validation worker(s)", meter)
     finally:
         local_services.stop(settings.namespace)
@@ -285,6 +286,7 @@ async def scaling_run(base: str, workers: int, warmup: list[Any], cases: list[An
         all_services_cpu_seconds=cpu.total(labels),
         machine_busy_share=cpu.machine_busy_share,
         complete=result["complete"],
+        stack_cpu_seconds=cpu.total(infra),
     )
 
 

@@ -64,13 +64,13 @@ def test_cpu_table_rows_and_the_rest_of_the_machine():
 
 def test_scaling_table():
     runs = [
-        ScalingRun(1, 600, 6.0, 90.0, 100.0, 150.0, 0.99, True),
+        ScalingRun(1, 600, 6.0, 90.0, 100.0, 150.0, 0.99, True, 30.0),
         ScalingRun(3, 600, 7.5, 120.0, 80.0, 160.0, 1.0, False),
     ]
     header, rule, one, three = scaling_table(runs)
-    assert header.count("|") == rule.count("|") == one.count("|") == 8
-    assert one == "| 1 | 600 | 6.0 | 90.0 s | 0.90 | 1.50 | 99% |"
-    assert three == "| 3 | 600 (incomplete) | 7.5 | 120.0 s | 1.50 | 2.00 | 100% |"
+    assert header.count("|") == rule.count("|") == one.count("|") == 9
+    assert one == "| 1 | 600 | 6.0 | 90.0 s | 0.90 | 1.50 | 0.30 | 99% |"
+    assert three == "| 3 | 600 (incomplete) | 7.5 | 120.0 s | 1.50 | 2.00 | 0.00 | 100% |"
 
 
 def test_parse_scaling():
@@ -112,7 +112,7 @@ def test_render_keeps_the_peak_rss_line_that_deploy_k8s_is_checked_against():
     assert line
     assert dict(re.findall(r"(\w+) (\d+) MiB", line.group(1))) == dict.fromkeys(local_services.PIPELINE, "100")
     assert "| kafka | 3.0 | 0.30 | 300 MiB |" in section
-    assert "| 1 | 40 | 3.0 | 9.0 s | 0.90 | 1.50 | 90% |" in section
+    assert "| 1 | 40 | 3.0 | 9.0 s | 0.90 | 1.50 | 0.00 | 90% |" in section
     assert section.startswith("<!-- bench:pipeline:begin -->") and section.endswith("<!-- bench:pipeline:end -->")
 
 
