@@ -88,6 +88,8 @@ class CpuMeter:
     def of_pids(cls, pids: Mapping[str, int]) -> CpuMeter:
         procs = {}
         for label, pid in pids.items():
+            if pid <= 0:  # a process that was not running (pid 0 would be the kernel's idle task)
+                continue
             try:
                 procs[label] = psutil.Process(pid)
             except psutil.Error:

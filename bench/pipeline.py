@@ -179,6 +179,7 @@ def render(
     peaks: dict[str, int],
     infra_peaks: dict[str, int] | None = None,
     scaling: list[ScalingRun] | None = None,
+    scaling_failures: list[str] | None = None,
 ) -> str:
     ratio = burst["cases_per_second"] / floor["cases_per_second"]
     mib = {k: v / 2**20 for k, v in peaks.items()}
@@ -202,6 +203,8 @@ def render(
             "",
             *scaling_table(scaling),
         ]
+    if scaling_failures:
+        scaling_lines += ["", *(f"Scaling run failed: {failure}" for failure in scaling_failures)]
     return "\n".join(
         [
             MARK_BEGIN,
@@ -274,7 +277,7 @@ async def scaling_run(base: str, workers: int, warmup: list[Any], cases: list[An
         result = await measure(settings, cases, None, f"{workers} validation worker(s)", meter)
     finally:
         local_services.stop(settings.namespace)
-    await delete_namespace_topics(settings)  # a row's partitions are of no use after it
+        await delete_namespace_topics(settings)  # a row's partitions are of no use after it
     cpu: CpuReport = result["cpu"]
     labels = [p.label for p in procs]
     return ScalingRun(
@@ -318,23 +321,28 @@ async def main_async(n: int, write: bool, scaling: tuple[int, ...] = (), scaling
         local_services.stop(settings.namespace)
     say("floor: one bare process over the same events")
     floor = run_floor(settings, n + len(warmup) + len(paced_cases))
-    runs = []
+    runs, failures = [], []
     if scaling:
         # Other cases than the main run's (another seed), the same ones for every row.
         scaling_all = generate_cases(scaling_cases + 9, seed=515151)
         for workers in scaling:
             say(f"scaling: {workers} validation worker(s), {scaling_cases} cases")
             # 9 warm-up cases: most likely each of the 3 partitions, so each worker, gets one.
-            run = await scaling_run(settings.namespace, workers, scaling_all[:9], scaling_all[9:])
+            try:
+                run = await scaling_run(settings.namespace, workers, scaling_all[:9], scaling_all[9:])
+            except Exception as exc:  # the main run's figures still get printed and recorded
+                failures.append(f"{workers} validation worker(s): {type(exc).__name__}: {exc}")
+                say(f"scaling: {failures[-1]}")
+                continue
             say(f"scaling: {workers} validation worker(s): {run.cases_per_second:.1f} cases/s")
             runs.append(run)
-    section = render(n, burst, paced, floor, sampler.peak, infra_sampler.peak, runs)
+    section = render(n, burst, paced, floor, sampler.peak, infra_sampler.peak, runs, failures)
     print(section)
     if write:
         record_section(section)
         say(f"recorded in {RESULTS.relative_to(REPO)}")
     say(f"namespace {settings.namespace} is left in place for inspection")
-    ok = burst["complete"] and paced["complete"] and all(run.complete for run in runs)
+    ok = burst["complete"] and paced["complete"] and all(run.complete for run in runs) and not failures
     return 0 if ok else 1
 
 
