@@ -89,3 +89,42 @@ def test_the_red_mask_on_planes_is_the_one_on_the_rgb_array():
     rgb = np.random.default_rng(4).integers(0, 256, (90, 130, 3), dtype=np.uint8)
     planes = [np.ascontiguousarray(rgb[..., i]) for i in range(3)]
     assert (_red_mask(*planes) == seal_red_mask(rgb)).all()
+
+
+def _ring_by_loop(ink):  # type: ignore[no-untyped-def]
+    """The ring fraction as `_ring_of` measured it ray by ray before issue 18: the reference."""
+    import math
+
+    import numpy as np
+
+    h, w = ink.shape
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    hits = 0
+    for k in range(72):
+        angle = 2 * math.pi * k / 72
+        dx, dy = math.cos(angle) * (w / 2), math.sin(angle) * (h / 2)
+        for t in np.linspace(0.8, 1.0, 6):
+            x, y = round(cx + dx * t), round(cy + dy * t)
+            if 0 <= x < w and 0 <= y < h and ink[y, x]:
+                hits += 1
+                break
+    return round(hits / 72, 2)
+
+
+def test_the_rays_all_at_once_take_the_loops_samples():
+    import numpy as np
+
+    from services.validation.formats.seals import _ring_of
+
+    rng = np.random.default_rng(18)
+    compared = 0
+    for _ in range(400):
+        h, w = (int(v) for v in rng.integers(20, 160, 2))
+        yy, xx = np.ogrid[:h, :w]
+        r = ((xx - (w - 1) / 2) / (w / 2)) ** 2 + ((yy - (h - 1) / 2) / (h / 2)) ** 2
+        ink = (r <= 1.0) & (r >= rng.uniform(0.3, 0.95)) & (rng.random((h, w)) < rng.uniform(0.3, 1))
+        shape = _ring_of(ink, ink, w / 4, h / 4, None)
+        if shape is not None:
+            assert shape.ring == _ring_by_loop(ink)
+            compared += 1
+    assert compared > 300

@@ -33,6 +33,8 @@ WORK_PX_PER_MM = 4.0
 # Marks smaller than this are not even candidates (letters, dots); the seal size range is a rule.
 MIN_CANDIDATE_MM = 8.0
 _RAYS = 72
+_ANGLES = [2 * math.pi * k / _RAYS for k in range(_RAYS)]
+_ALONG = np.linspace(0.8, 1.0, 6)
 
 
 @dataclass(frozen=True)
@@ -157,16 +159,16 @@ def _ring_of(ink: np.ndarray, red: np.ndarray, width_mm: float, height_mm: float
     if ink.sum() / hull_area > 0.7:  # a solid disc, not a ring
         return None
     cy, cx = (h - 1) / 2, (w - 1) / 2
-    hits = 0
-    for k in range(_RAYS):
-        angle = 2 * math.pi * k / _RAYS
-        dx, dy = math.cos(angle) * (w / 2), math.sin(angle) * (h / 2)
-        for t in np.linspace(0.8, 1.0, 6):
-            x, y = round(cx + dx * t), round(cy + dy * t)
-            if 0 <= x < w and 0 <= y < h and ink[y, x]:
-                hits += 1
-                break
-    ring = hits / _RAYS
+    # Along each ray, samples from 0.8 to 1.0 of the way to the box's ellipse: a ray "hits" when one of
+    # them is ink. All rays at once, with the arithmetic of a loop over them (math.cos/sin, then float64
+    # products and sums, rounded half to even as `round` does), so the same samples are taken.
+    dx = np.array([math.cos(a) for a in _ANGLES]) * (w / 2)
+    dy = np.array([math.sin(a) for a in _ANGLES]) * (h / 2)
+    xs_, ys_ = np.rint(cx + dx[:, None] * _ALONG), np.rint(cy + dy[:, None] * _ALONG)
+    inside = (xs_ >= 0) & (xs_ < w) & (ys_ >= 0) & (ys_ < h)
+    hit = np.zeros(inside.shape, bool)
+    hit[inside] = ink[ys_[inside].astype(np.intp), xs_[inside].astype(np.intp)]
+    ring = int(hit.any(axis=1).sum()) / _RAYS
     if ring < 0.5:
         return None
     yy, xx = np.ogrid[:h, :w]
