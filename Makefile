@@ -14,7 +14,7 @@ help:
 	@echo "make up        install + start the stack and the five services, feed $(SAMPLES) sample cases, print the outcome"
 	@echo "make down      stop the services and the stack"
 	@echo "make test      install what is missing, start the stack if needed, run lint + unit + integration + e2e tests"
-	@echo "make bench     measure end-to-end throughput and latency against the bare-infrastructure floor"
+	@echo "make bench     end-to-end throughput and latency against the bare-infrastructure floor, CPU per process, 1-3 validation workers"
 	@echo "make chaos     fault-injection run on a stack of its own (ports +200, .stack-chaos/): $(CHAOS_CASES) cases, kills and network faults"
 	@echo "make stack-up | stack-down | stack-status    the local Kafka, MinIO, PostgreSQL, ClamAV"
 

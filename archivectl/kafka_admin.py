@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -53,3 +56,23 @@ async def delete_namespace_topics(settings: ArchiveSettings) -> list[str]:
         return doomed
     finally:
         await admin.close()
+
+
+async def wait_for_group(settings: ArchiveSettings, service: str, members: int, timeout: float = 180.0) -> None:
+    """Wait until `members` workers of `service` are in its consumer group and the group is stable, so
+    that the partitions — and hence the cases — are spread over all of them before a measurement."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="archivectl")
+    await admin.start()
+    state, count = "?", 0
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            [response] = await admin.describe_consumer_groups([settings.group_id(service)])
+            _, _, state, _, _, group_members = response.groups[0][:6]
+            count = len(group_members)
+            if state == "Stable" and count == members:
+                return
+            await asyncio.sleep(1)
+    finally:
+        await admin.close()
+    raise TimeoutError(f"{settings.group_id(service)}: {state} with {count} of {members} members after {timeout:.0f}s")

@@ -68,7 +68,7 @@ def cmd_services(settings: ArchiveSettings, args: argparse.Namespace) -> int:
         print("services: stopped")
     else:
         for proc, pid in local_services.status(settings.namespace):
-            print(f"  {proc.name:<15} {'running pid ' + str(pid) if pid else 'stopped'}")
+            print(f"  {proc.label:<15} {'running pid ' + str(pid) if pid else 'stopped'}")
     return 0
 
 

@@ -16,6 +16,7 @@ from services.capture.steps import CapturePorts, capture_case
 from services.common.adapters.object_store import MinioObjectStore, ObjectStore
 from services.common.adapters.quarantine_entries import PgQuarantineEntries
 from services.common.composition import Service, open_database
+from services.common.in_flight import Admission
 
 
 async def build(
@@ -43,5 +44,6 @@ async def build(
         staging_bucket=settings.staging_bucket,
         quarantine=quarantine,
         max_case_bytes=settings.max_case_bytes,
+        spool_admission=Admission(settings.in_flight_max_scratch_bytes),
     )
     return Service(partial(capture_case, ports=ports), closers=list(closers))

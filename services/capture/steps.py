@@ -7,6 +7,7 @@ else before (replay), what does it say (dialect mapping), and only then are file
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from services.capture.ports import FileFetcher, PlatformRegistry, QuarantineEntr
 from services.common.adapters.object_store import ObjectStore
 from services.common.events import follow_on
 from services.common.faults import InvalidInput
+from services.common.in_flight import Admission
 from services.common.runner import Outbound
 
 SERVICE = "capture"
@@ -48,6 +50,10 @@ class CapturePorts:
     staging_bucket: str
     quarantine: QuarantineEntries
     max_case_bytes: int = 4 * 1024**3
+    # With several cases in flight (services/common/in_flight.py), what their URL materials may spool at
+    # once: each reserves its declared size (or its whole allowance when it declares none, so it spools
+    # alone). None: no bound beyond one material at a time per case.
+    spool_admission: Admission | None = None
 
 
 def _reject(
@@ -176,7 +182,6 @@ async def _capture_files(
 async def _capture_one(
     material: Material, index: int, case_key: str, present: set[str], ports: CapturePorts, budget: int
 ) -> CapturedFile | CheckResult:
-    metadata: dict[str, str]
     if material.content_base64 is not None:
         content = domain.decode_inline(material)
         if isinstance(content, CheckResult):
@@ -193,29 +198,12 @@ async def _capture_one(
         size, sha256, sm3 = len(content.data), content.sha256, content.sm3
     else:
         assert material.url is not None
-        try:
-            fetched = await ports.fetcher.fetch(material.url, max_bytes=budget)
-        except FetchFailed as exc:
-            return (
-                domain.too_large(material, exc.detail)
-                if exc.kind == "too_large"
-                else domain.unreachable(material, exc.detail)
-            )
-        try:
-            key = domain.staging_key(case_key, index, fetched.sha256)
-            if key not in present:
-                metadata = {"sha256": fetched.sha256, "sm3": fetched.sm3}  # S3 metadata is ASCII: no URL here
-                await ports.store.put_file(
-                    ports.staging_bucket,
-                    key,
-                    fetched.file,
-                    fetched.size,
-                    content_type=material.media_type,
-                    metadata=metadata,
-                )
-            size, sha256, sm3 = fetched.size, fetched.sha256, fetched.sm3
-        finally:
-            fetched.close()
+        declared = material.size if material.size is not None and 0 <= material.size <= budget else budget
+        async with ports.spool_admission.hold(declared) if ports.spool_admission else contextlib.nullcontext():
+            fetched_or_failure = await _fetch_and_stage(material, index, case_key, present, ports, budget)
+        if isinstance(fetched_or_failure, CheckResult):
+            return fetched_or_failure
+        key, size, sha256, sm3 = fetched_or_failure
     return CapturedFile(
         stage=material.stage,
         material_name=material.material_name,
@@ -231,3 +219,33 @@ async def _capture_one(
         sm3=sm3,
         stored=ObjectRef(bucket=ports.staging_bucket, key=key),
     )
+
+
+async def _fetch_and_stage(
+    material: Material, index: int, case_key: str, present: set[str], ports: CapturePorts, budget: int
+) -> tuple[str, int, str, str] | CheckResult:
+    """A URL material: fetched through a spool file, staged, the spool closed. Its key, size and digests."""
+    assert material.url is not None
+    try:
+        fetched = await ports.fetcher.fetch(material.url, max_bytes=budget)
+    except FetchFailed as exc:
+        return (
+            domain.too_large(material, exc.detail)
+            if exc.kind == "too_large"
+            else domain.unreachable(material, exc.detail)
+        )
+    try:
+        key = domain.staging_key(case_key, index, fetched.sha256)
+        if key not in present:
+            metadata = {"sha256": fetched.sha256, "sm3": fetched.sm3}  # S3 metadata is ASCII: no URL here
+            await ports.store.put_file(
+                ports.staging_bucket,
+                key,
+                fetched.file,
+                fetched.size,
+                content_type=material.media_type,
+                metadata=metadata,
+            )
+        return key, fetched.size, fetched.sha256, fetched.sm3
+    finally:
+        fetched.close()

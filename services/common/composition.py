@@ -32,6 +32,9 @@ class ScheduledJob:
 class Service(Generic[InT]):
     step: Step[InT]
     jobs: Sequence[ScheduledJob] = ()
+    # The scratch space (bytes on local disk) one input will take, for the in-flight window's budget
+    # (services/common/in_flight.py); None: the service keeps no files, only the count bounds it.
+    weigh: Callable[[InT], int] | None = None
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -191,8 +191,12 @@ class StepRunner(Generic[InT]):
         ledger: AttemptLedger | None = None,
         poison_pill_deaths: int = 3,
         fault_kill_on_key: str = "",
+        weigh: Callable[[InT], int] | None = None,
     ) -> None:
         self.progress = progress
+        self.weigh = weigh
+        # Inputs decoded to be weighed (services/common/in_flight.py) and not yet handled: decoded once.
+        self._decoded: dict[tuple[str, int, int], InT] = {}
         self.service = service
         self.input_topic = input_topic
         self.input_model = input_model
@@ -209,15 +213,55 @@ class StepRunner(Generic[InT]):
         # this key arrives (what an out-of-memory kill or a native crash in a decoder does). Empty = off.
         self.fault_kill_on_key = fault_kill_on_key.encode() if fault_kill_on_key else b""
 
-    async def settle(self, message: InboundMessage, ack: Callable[[], Awaitable[Any]]) -> None:
+    def weight(self, message: InboundMessage) -> int:
+        """The scratch space this input declares (the service's `weigh`: bytes of files it will hold on disk);
+        0 without a `weigh`, or for an input that does not decode — it is dead-lettered when handled."""
+        if self.weigh is None:
+            return 0
+        try:
+            event = decode_event(message.value, self.input_model, self.input_topic)
+        except InvalidInput:
+            return 0
+        self._decoded[(message.topic, message.partition, message.offset)] = event
+        return max(0, self.weigh(event))
+
+    async def settle(
+        self,
+        message: InboundMessage,
+        ack: Callable[[], Awaitable[Any]],
+        alone: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
         """One input, from the ledger's "started" to the acknowledgement: a message on which the worker
-        already died `poison_pill_deaths` times is set aside unread, so the partition moves on."""
+        already died `poison_pill_deaths` times is set aside unread, so the partition moves on.
+
+        With several inputs in flight (services/common/in_flight.py), a death is recorded for each of them.
+        An input the ledger shows was in flight at a death is therefore settled `alone` — its start undone
+        while it waits for its turn — so that only a death it causes on its own counts against it."""
         if self.ledger is None:
             await self.handle(message)
             await ack()
             return
         ledger = self.ledger
-        deaths = await self.backoff.run(lambda: ledger.begin(message), service=self.service, what="record start")
+        deaths = await self._begin(message)
+        if 0 < deaths < self.poison_pill_deaths and alone is not None:
+            await self.backoff.run(lambda: ledger.interrupted(message), service=self.service, what="record start")
+            async with alone():
+                deaths = await self._begin(message)
+                await self._attempt(message, deaths)
+        else:
+            await self._attempt(message, deaths)
+        await ack()
+        await self.backoff.run(lambda: ledger.finish(message), service=self.service, what="record finish")
+
+    async def _begin(self, message: InboundMessage) -> int:
+        ledger = self.ledger
+        assert ledger is not None
+        return await self.backoff.run(lambda: ledger.begin(message), service=self.service, what="record start")
+
+    async def _attempt(self, message: InboundMessage, deaths: int) -> None:
+        """Handle the input — or, after `poison_pill_deaths` deaths on it, set it aside unread."""
+        ledger = self.ledger
+        assert ledger is not None
         if deaths >= self.poison_pill_deaths:
             log.error(
                 "poison pill: the worker died on this message too often; setting it aside",
@@ -234,18 +278,16 @@ class StepRunner(Generic[InT]):
                 service=self.service,
                 what="record set-aside",
             )
-        else:
-            if self.fault_kill_on_key and message.key == self.fault_kill_on_key:
-                log.warning("fault injection: killing this worker on the message", extra={"key": message.key})
-                os.kill(os.getpid(), signal.SIGKILL)
-            try:
-                await self.handle(message)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):  # a graceful stop mid-step is no death
-                    await asyncio.wait_for(ledger.interrupted(message), timeout=2)
-                raise
-        await ack()
-        await self.backoff.run(lambda: ledger.finish(message), service=self.service, what="record finish")
+            return
+        if self.fault_kill_on_key and message.key == self.fault_kill_on_key:
+            log.warning("fault injection: killing this worker on the message", extra={"key": message.key})
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            await self.handle(message)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # a graceful stop mid-step is no death
+                await asyncio.wait_for(ledger.interrupted(message), timeout=2)
+            raise
 
     async def handle(self, message: InboundMessage) -> None:
         metrics.MESSAGES_CONSUMED.labels(self.service, self.input_topic).inc()
@@ -291,7 +333,9 @@ class StepRunner(Generic[InT]):
     async def _handle(self, message: InboundMessage) -> bool:
         """Settle one input; True when it was dead-lettered."""
         try:
-            event = decode_event(message.value, self.input_model, self.input_topic)
+            event = self._decoded.pop((message.topic, message.partition, message.offset), None) or decode_event(
+                message.value, self.input_model, self.input_topic
+            )
         except InvalidInput as exc:
             await self._dead_letter(message, exc.kind, exc.reason)
             return True

@@ -75,6 +75,14 @@ class ArchiveSettings(BaseSettings):
     stall_timeout_seconds: float = Field(default=180.0, ge=0)
     # The transactional outbox's relay (a job of the storage worker): how often it sends what is unsent.
     outbox_relay_seconds: float = 5.0
+    # Inputs a worker settles at once (services/common/in_flight.py, docs/decisions.md 41): different cases
+    # overlap while one waits on I/O; one case's inputs stay in order and offsets are committed in order.
+    # 1 = one at a time, as before issue 18.
+    in_flight_max_inputs: int = Field(default=4, ge=1)
+    # ...and at most this much of their declared scratch space (files spooled, packages built) at once; an
+    # input declaring more runs alone. So the scratch disk of a worker stays within
+    # max(this, its heaviest single case): deploy/k8s sizes /tmp for the heaviest case, plus this.
+    in_flight_max_scratch_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
     # Fault injection (tests, the chaos harness): SIGKILL the worker on a message with this key. Empty = off.
     fault_kill_on_key: str = ""
     # Fault injection: after settling the message with this key, the consumer loop waits for ever — what a

@@ -28,6 +28,7 @@ from services.common.adapters.consumer_lag import GroupInput, KafkaConsumerLag, 
 from services.common.adapters.object_store import MinioObjectStore
 from services.common.codec import InboundEnvelope
 from services.common.composition import Service
+from services.common.in_flight import InFlight
 from services.common.logs import configure_logging, logging_config
 from services.common.metrics import serve_metrics
 from services.common.runner import Backoff, DeadLetterGuard, InboundMessage, JobRunner, StepRunner, WorkerMustStop
@@ -89,7 +90,11 @@ class ConsumerActivity:
     """What the stall watchdog reads of the agent's loop: messages received so far, a step in flight."""
 
     received: int = 0
-    in_flight: bool = False
+    window: InFlight | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        return self.window is not None and self.window.count > 0
 
 
 async def watch_for_stall(
@@ -175,7 +180,8 @@ def make_app(service: str, settings: ArchiveSettings) -> faust.App:
         stream_wait_empty=False,
         # Faust buffers up to 4096 events per stream by default; approval events carry their files
         # inline (~260 KiB each), so a backlog would cost a gigabyte. A small buffer bounds memory and
-        # costs nothing in throughput: the worker handles one message at a time anyway.
+        # costs nothing in throughput: the worker settles only a few messages at a time anyway
+        # (in_flight_max_inputs).
         stream_buffer_maxsize=32,
         **_RAW,
     )
@@ -225,6 +231,7 @@ def bind_service(
             ledger=PgAttemptLedger(ledger_pool, settings.group_id(service)),
             poison_pill_deaths=settings.poison_pill_deaths,
             fault_kill_on_key=settings.fault_kill_on_key,
+            weigh=built.weigh,
         )
         jobs = [
             asyncio.create_task(
@@ -246,27 +253,38 @@ def bind_service(
                 )
             )
         hang_after = settings.fault_hang_after_key.encode() if settings.fault_hang_after_key else b""
-        log.info("ready", extra={"input_topic": settings.topic(input_topic), "jobs": [j.name for j in built.jobs]})
+        window = InFlight(
+            runner.settle,
+            limit=settings.in_flight_max_inputs,
+            budget_bytes=settings.in_flight_max_scratch_bytes,
+            on_stop=lambda exc: stop_worker(service, exc, settings.worker_stop_delay_seconds),
+        )
+        activity.window = window
+        log.info(
+            "ready",
+            extra={
+                "input_topic": settings.topic(input_topic),
+                "jobs": [j.name for j in built.jobs],
+                "in_flight_max_inputs": settings.in_flight_max_inputs,
+            },
+        )
         try:
             # Manual acks: Faust acks an event in a `finally` as soon as the loop body is left — also when a
             # shutdown cancels the body in the middle of a retry, which would commit a message never handled.
-            # With noack(), only the explicit ack (after the outputs are delivered) commits the offset.
+            # With noack(), only the explicit ack (after the outputs are delivered, in offset order: the
+            # window's) commits the offset.
             manual = stream.noack()
             async for event in manual.events():
                 message = event.message
                 inbound = InboundMessage(message.topic, message.partition, message.offset, message.key, message.value)
                 activity.received += 1
-                activity.in_flight = True
-                try:
-                    await runner.settle(inbound, ack=partial(manual.ack, event))
-                except WorkerMustStop as exc:
-                    await stop_worker(service, exc, settings.worker_stop_delay_seconds)
-                finally:
-                    activity.in_flight = False
+                settling = await window.submit(inbound, partial(manual.ack, event), weight=runner.weight(inbound))
                 if hang_after and message.key == hang_after:
+                    await asyncio.wait({settling})
                     log.warning("fault injection: the consumer loop hangs here (AA_FAULT_HANG_AFTER_KEY)")
                     await asyncio.Event().wait()
         finally:
+            await window.cancel_all()
             for task in jobs:
                 task.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)

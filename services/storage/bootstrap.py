@@ -20,7 +20,7 @@ from services.storage.adapters.index import PgIndex
 from services.storage.config import StorageSettings
 from services.storage.copies import REPLICA
 from services.storage.ports import StorageIndex
-from services.storage.steps import store_case
+from services.storage.steps import scratch_bytes, store_case
 from services.validation.recheck import load_rules
 
 
@@ -95,7 +95,7 @@ async def build(
     step = partial(
         store_case, store=store, replica=replica, index=index, archive_bucket=settings.archive_bucket, clock=clock
     )
-    return Service(step, jobs=jobs, closers=closers)
+    return Service(step, jobs=jobs, closers=closers, weigh=scratch_bytes)
 
 
 async def _relay(publisher: Publisher, *, index: StorageIndex, settings: StorageSettings) -> None:

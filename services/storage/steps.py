@@ -229,3 +229,8 @@ async def store_case(
         rows.record, rows.files, rows.archived_event, event_rows=rows.events, code_row=rows.code
     )
     return [Outbound(topics.ARCHIVED, ArchivedEvent.model_validate(of_record))]
+
+
+def scratch_bytes(event: ClassifiedEvent) -> int:
+    """The scratch space storing this case takes: its files staged, then the package built beside them."""
+    return 2 * sum(f.size for f in event.data.files)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ from services.validation.adapters.verapdf import VeraPdfClient
 from services.validation.config import ValidationSettings
 from services.validation.ports import PdfaValidator, Quarantine, TrustAnchorSource, VirusScanner
 from services.validation.rules import RuleBook
-from services.validation.steps import validate_case
+from services.validation.steps import scratch_bytes, validate_case
 
 
 async def build(
@@ -49,5 +50,6 @@ async def build(
         on_scanner_down=settings.clamd_unavailable,
         trust_anchors=trust_anchors,
         pdfa=pdfa,
+        measuring=asyncio.Semaphore(1),
     )
-    return Service(step, closers=closers)
+    return Service(step, closers=closers, weigh=scratch_bytes)

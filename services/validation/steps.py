@@ -4,6 +4,7 @@ every reject-severity failure, and an entry in the quarantine until a corrected 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -60,13 +61,17 @@ async def _check_file(
     scanner: VirusScanner,
     on_scanner_down: str,
     pdfa: PdfaValidator | None,
+    measuring: asyncio.Semaphore | None,
 ) -> _FileChecked:
     """One file: spooled, measured (CPU work, off the event loop so the consumer keeps its heartbeats),
     scanned and, when it declares PDF/A, validated — then its spooled copy is deleted. Files are taken one
-    at a time, so a case's scratch space is its largest file."""
+    at a time, so a case's scratch space is its largest file. With several cases in flight, `measuring`
+    lets one file at a time be measured: the decoding is what takes memory (and the CPU is one core's
+    anyway), while the spooling, clamd and veraPDF of the other cases overlap it."""
     source, digests = await _spool(store, file, path)
     try:
-        measured = await asyncio.to_thread(measure, source, limits, anchors, digests)
+        async with measuring or contextlib.nullcontext():
+            measured = await asyncio.to_thread(measure, source, limits, anchors, digests)
         scan = await _scan(scanner, source, on_scanner_down)
         facts = measured.facts
         report = (
@@ -116,6 +121,7 @@ async def validate_case(
     on_scanner_down: Literal["wait", "mark-not-scanned"] = "wait",
     trust_anchors: TrustAnchorSource | None = None,
     pdfa: PdfaValidator | None = None,
+    measuring: asyncio.Semaphore | None = None,
 ) -> Sequence[Outbound]:
     captured = event.data
     case = captured.case
@@ -134,6 +140,7 @@ async def validate_case(
                 scanner=scanner,
                 on_scanner_down=on_scanner_down,
                 pdfa=pdfa,
+                measuring=measuring,
             )
             for n, file in enumerate(captured.files)
         ]
@@ -211,3 +218,8 @@ async def validate_case(
         file_formats=formats,
     )
     return [follow_on(event, topics.VALIDATED, validated, service=SERVICE, case_key=case_key)]
+
+
+def scratch_bytes(event: CapturedEvent) -> int:
+    """The scratch space validating this case takes: its largest file, spooled one at a time."""
+    return max((f.size for f in event.data.files), default=0)

@@ -49,8 +49,10 @@ def chroma(im: Image.Image) -> float:
     if im.mode in ("1", "L", "LA", "I", "I;16", "F"):
         return 0.0
     small = im.reduce(max(1, -(-max(im.size) // 512)))
-    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float32)
-    c = np.hypot(ycc[..., 1] - 128.0, ycc[..., 2] - 128.0)
+    # The chroma planes on their own (`split`): the same float32 values as slicing an interleaved YCbCr
+    # array, without its strided reads.
+    _, cb, cr = small.convert("YCbCr").split()
+    c = np.hypot(np.asarray(cb, dtype=np.float32) - 128.0, np.asarray(cr, dtype=np.float32) - 128.0)
     return float(np.percentile(c, 99))
 
 
