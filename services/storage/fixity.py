@@ -20,11 +20,13 @@ and a critical log line, nothing to repair from. Each bad copy publishes `archiv
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from contracts.envelope import CloudEvent, derived_event_id, utc_now
@@ -32,6 +34,7 @@ from contracts.v1 import CaseIdentity, FixityFailed, PackageRef, topics
 from services.common import metrics
 from services.common.adapters.fixity_log import FixityCheckRow
 from services.common.adapters.object_store import ObjectStore, ObjectUnreadable
+from services.common.digests import DigestWriter
 from services.common.faults import is_transient
 from services.common.runner import Publisher
 from services.storage import bag, copies
@@ -78,7 +81,8 @@ class AuditReport:
 
 async def check_package(store: ObjectStore, row: AuditPackageRow) -> FixityResult:
     """Re-read the primary copy of one package and recompute its digests."""
-    result, _ = await check_copy(Site(PRIMARY, store), row)
+    with tempfile.TemporaryDirectory(prefix="aa-fixity-") as scratch:
+        result, _ = await check_copy(Site(PRIMARY, store), row, scratch=Path(scratch))
     return result
 
 
@@ -95,8 +99,12 @@ async def _unindexed_version(site: Site, row: AuditPackageRow) -> str | None:
     return info.version_id if info is not None else None
 
 
-async def check_copy(site: Site, row: AuditPackageRow) -> tuple[FixityResult, bytes | None]:
-    """Re-read one copy of a package and recompute its digests; the bytes too when they verify."""
+async def check_copy(site: Site, row: AuditPackageRow, *, scratch: Path) -> tuple[FixityResult, Path | None]:
+    """Re-read one copy of a package and recompute its digests; the local copy too when it verifies.
+
+    The copy is streamed into `scratch` (digested in the same pass) and verified from there, so a package
+    is never whole in memory, whatever its size (issue 18): `scratch` holds one file per site, overwritten
+    by the next package."""
     version_id = row["package_version_id"] if site.name == PRIMARY else row.get("replica_version_id")
     if version_id is None:
         version_id = await _unindexed_version(site, row)
@@ -107,26 +115,33 @@ async def check_copy(site: Site, row: AuditPackageRow) -> tuple[FixityResult, by
         "copy": site.name,
         "version_id": version_id,
     }
+    local = scratch / f"{site.name}.tar"
     try:
-        data = await copies.read_copy(site, row["package_bucket"], row["package_key"], version_id)
+        with local.open("wb") as out:
+            writer = DigestWriter(out)
+            await copies.read_copy_into(site, row["package_bucket"], row["package_key"], version_id, writer)
     except ObjectUnreadable as exc:  # the server answered, and refused (an unreachable one stops the audit)
         reason = f"the package object cannot be read: {exc.detail}"
         return FixityResult(**base, passed=False, reason=reason, computed_sha256=None), None
-    computed = hashlib.sha256(data).hexdigest()
+    computed = writer.digests().sha256
     problems: list[str] = []
     if computed != row["package_sha256"]:
         problems.append(f"package object SHA-256 is {computed}, {row['package_sha256']} was recorded at archiving")
     try:
-        problems += bag.verify(bag.read_package(data))
+        problems += await asyncio.to_thread(_verify_local, local, computed)
     except bag.PackageUnreadable as exc:
         problems.append(f"the package is no longer a readable bag: {exc}")
     if not problems:
-        return FixityResult(**base, passed=True, reason=None, computed_sha256=computed), data
+        return FixityResult(**base, passed=True, reason=None, computed_sha256=computed), local
     paths = tuple(p for p in bag.failed_paths(problems) if not p.startswith("package ") and not p.startswith("the "))
     failed = FixityResult(
         **base, passed=False, reason="; ".join(problems), computed_sha256=computed, failed_paths=paths
     )
     return failed, None
+
+
+def _verify_local(local: Path, sha256: str) -> list[str]:
+    return bag.verify(bag.read_package(local, sha256=sha256))
 
 
 def failed_event(row: AuditPackageRow, result: FixityResult, checked_at: datetime) -> CloudEvent[FixityFailed]:
@@ -220,76 +235,81 @@ async def audit(
     """Audit every copy of the packages in `rows` (PgIndex.packages_for_audit), one package after another;
     with `repair`, rewrite a bad copy from a good one."""
     report = AuditReport()
-    for done, row in enumerate(rows, start=1):
-        checked, unreachable = await _check_reachable_copies(row, store=store, replica=replica)
-        if any(not result.passed for result, _ in checked) and await index.being_destroyed(row["case_key"]):
-            # Listed before disposition deleted it (docs/lifecycle.md): gone on purpose, not damaged.
-            log.info("fixity audit skipped a package destroyed by disposition", extra={"case_key": row["case_key"]})
-            report.destroyed.append(row["case_key"])
+    with tempfile.TemporaryDirectory(prefix="aa-fixity-") as scratch:  # two copies of one package at most
+        for done, row in enumerate(rows, start=1):
+            checked, unreachable = await _check_reachable_copies(
+                row, store=store, replica=replica, scratch=Path(scratch)
+            )
+            if any(not result.passed for result, _ in checked) and await index.being_destroyed(row["case_key"]):
+                # Listed before disposition deleted it (docs/lifecycle.md): gone on purpose, not damaged.
+                log.info("fixity audit skipped a package destroyed by disposition", extra={"case_key": row["case_key"]})
+                report.destroyed.append(row["case_key"])
+                if progress:
+                    progress(done, len(rows))
+                continue
+            report.unreachable.extend(f"{row['case_key']} {site}" for site in unreachable)
+            checked_at = clock()
+            alerts: dict[str, CloudEvent[FixityFailed]] = {}
+            for result, _ in checked:
+                alert = None if result.passed else failed_event(row, result, checked_at)
+                await index.record_fixity_check(check_row(row, result, checked_at, AGENT), alert)
+                column = copies.version_column(result.copy)
+                if result.passed and result.version_id and row.get(column) is None:
+                    # A verified copy the index had no version of: the index trusts it from now on.
+                    await index.record_copy_version(row["case_key"], column=column, version_id=result.version_id)
+                metrics.FIXITY_CHECKS.labels("pass" if result.passed else "fail").inc()
+                report.results.append(result)
+                if alert is not None:
+                    alerts[result.copy] = alert
+            good = next(((r, data) for r, data in checked if data is not None), None)
+            for result, _ in checked:
+                if result.passed:
+                    continue
+                metrics.FIXITY_FAILURES.inc()
+                verdict = "repairable from the " + good[0].copy + " copy" if good else "NO intact copy is left"
+                log.error(
+                    f"fixity check failed: the {result.copy} copy of {row['case_key']} is damaged, {verdict}",
+                    extra={"case_key": row["case_key"], "package_key": row["package_key"], "reason": result.reason},
+                )
+                alert = alerts[result.copy]
+                if publisher is not None:
+                    # The alert committed with its check row (the outbox); send it now. If the broker does not
+                    # take it, the storage worker's outbox relay does, later: the audit goes on.
+                    try:
+                        await index.relay_outbox(publisher, topic_name, only=alert.id)
+                    except Exception as exc:
+                        log.warning(
+                            "fixity alert kept in the outbox for the relay",
+                            extra={"case_key": row["case_key"], "error": f"{type(exc).__name__}: {exc}"[:500]},
+                        )
+                if good is not None and repair:
+                    await _repair(
+                        row, result, good, store=store, replica=replica, index=index, report=report, clock=clock
+                    )
+            if good is None and not unreachable:
+                metrics.FIXITY_LOSSES.inc()
+                report.lost.append(row["case_key"])
+                log.critical(
+                    f"package {row['case_key']} is LOST at every site: no copy verifies; restore it from an off-line "
+                    "backup or the submitting platform, and tell the archive centre",
+                    extra={"case_key": row["case_key"], "package_key": row["package_key"]},
+                )
             if progress:
                 progress(done, len(rows))
-            continue
-        report.unreachable.extend(f"{row['case_key']} {site}" for site in unreachable)
-        checked_at = clock()
-        alerts: dict[str, CloudEvent[FixityFailed]] = {}
-        for result, _ in checked:
-            alert = None if result.passed else failed_event(row, result, checked_at)
-            await index.record_fixity_check(check_row(row, result, checked_at, AGENT), alert)
-            column = copies.version_column(result.copy)
-            if result.passed and result.version_id and row.get(column) is None:
-                # A verified copy the index had no version of: the index trusts it from now on.
-                await index.record_copy_version(row["case_key"], column=column, version_id=result.version_id)
-            metrics.FIXITY_CHECKS.labels("pass" if result.passed else "fail").inc()
-            report.results.append(result)
-            if alert is not None:
-                alerts[result.copy] = alert
-        good = next(((r, data) for r, data in checked if data is not None), None)
-        for result, _ in checked:
-            if result.passed:
-                continue
-            metrics.FIXITY_FAILURES.inc()
-            verdict = "repairable from the " + good[0].copy + " copy" if good else "NO intact copy is left"
-            log.error(
-                f"fixity check failed: the {result.copy} copy of {row['case_key']} is damaged, {verdict}",
-                extra={"case_key": row["case_key"], "package_key": row["package_key"], "reason": result.reason},
-            )
-            alert = alerts[result.copy]
-            if publisher is not None:
-                # The alert committed with its check row (the outbox); send it now. If the broker does not
-                # take it, the storage worker's outbox relay does, later: the audit goes on.
-                try:
-                    await index.relay_outbox(publisher, topic_name, only=alert.id)
-                except Exception as exc:
-                    log.warning(
-                        "fixity alert kept in the outbox for the relay",
-                        extra={"case_key": row["case_key"], "error": f"{type(exc).__name__}: {exc}"[:500]},
-                    )
-            if good is not None and repair:
-                await _repair(row, result, good, store=store, replica=replica, index=index, report=report, clock=clock)
-        if good is None and not unreachable:
-            metrics.FIXITY_LOSSES.inc()
-            report.lost.append(row["case_key"])
-            log.critical(
-                f"package {row['case_key']} is LOST at every site: no copy verifies; restore it from an off-line "
-                "backup or the submitting platform, and tell the archive centre",
-                extra={"case_key": row["case_key"], "package_key": row["package_key"]},
-            )
-        if progress:
-            progress(done, len(rows))
     return report
 
 
 async def _check_reachable_copies(
-    row: AuditPackageRow, *, store: ObjectStore, replica: ObjectStore | None
-) -> tuple[list[tuple[FixityResult, bytes | None]], list[str]]:
+    row: AuditPackageRow, *, store: ObjectStore, replica: ObjectStore | None, scratch: Path
+) -> tuple[list[tuple[FixityResult, Path | None]], list[str]]:
     """Check each copy whose site answers; a site that does not is skipped and named (a lost site leaves
     the other copy checkable). When no site answers, the audit stops with the fault."""
-    checked: list[tuple[FixityResult, bytes | None]] = []
+    checked: list[tuple[FixityResult, Path | None]] = []
     unreachable: list[str] = []
     fault: BaseException | None = None
     for site in copies.sites(store, replica):
         try:
-            checked.append(await check_copy(site, row))
+            checked.append(await check_copy(site, row, scratch=scratch))
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -304,7 +324,7 @@ async def _check_reachable_copies(
 async def _repair(
     row: AuditPackageRow,
     bad: FixityResult,
-    good: tuple[FixityResult, bytes | None],
+    good: tuple[FixityResult, Path | None],
     *,
     store: ObjectStore,
     replica: ObjectStore | None,
@@ -313,8 +333,11 @@ async def _repair(
     clock: Callable[[], datetime],
 ) -> None:
     site = next(s for s in copies.sites(store, replica) if s.name == bad.copy)
-    good_result, data = good
-    assert data is not None
+    good_result, local = good
+    assert local is not None
+    # The rewrite still takes the good copy's bytes whole (put_new_version): a repair is rare, and a
+    # streamed new-version upload is left for later (docs/benchmarks.md, issue 18).
+    data = await asyncio.to_thread(local.read_bytes)
     version = await copies.rewrite_copy(site, row, data, bad.version_id)
     at = clock()
     repaired = FixityResult(

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from contracts.envelope import derived_event_id, utc_now
@@ -143,10 +145,14 @@ async def check_package(
 ) -> PackageCheck:
     """Fixity of every copy, then format and opening of every file of a copy that verified."""
     key, code = row["case_key"], row["archival_code"]
-    checked = [await fixity.check_copy(site, row) for site in copies.sites(store, replica)]
+    with tempfile.TemporaryDirectory(prefix="aa-revalidation-") as scratch:
+        checked = [await fixity.check_copy(site, row, scratch=Path(scratch)) for site in copies.sites(store, replica)]
+        local = next((d for _, d in checked if d is not None), None)
+        # The re-check of formats, and a transfer, still take the verified copy whole (left for later:
+        # docs/benchmarks.md, issue 18); the fixity part above streams.
+        data = await asyncio.to_thread(local.read_bytes) if local is not None else None
     reasons = [f"{result.copy} copy: {result.reason}" for result, _ in checked if not result.passed]
     fixity_outcome = PASS if not reasons else FAIL
-    data = next((d for _, d in checked if d is not None), None)
     if data is None:
         reasons.append("no copy verifies, so format and opening were not checked")
         return PackageCheck(key, code, fixity=FAIL, format=NOT_RUN, opens=NOT_RUN, reasons=tuple(reasons))

@@ -244,6 +244,46 @@ async def test_fixity_verification_names_the_altered_file():
         bag.read_package(b"not a tar at all" * 100)
 
 
+async def test_the_fixity_check_of_a_copy_streams_it_and_names_the_altered_file(tmp_path):
+    """Issue 18: the audit's read of a copy goes through get_into into a scratch file — a package is never
+    whole in memory (get_bytes on the archive bucket fails the test) — and still finds the damage."""
+    from services.storage import fixity
+    from services.storage.copies import PRIMARY, Site
+
+    class NoWholeReads(InMemoryObjectStore):
+        async def get_bytes(self, bucket, key, *, version_id=None):  # type: ignore[no-untyped-def]
+            assert bucket != "archive", "a package was read whole"
+            return await super().get_bytes(bucket, key, version_id=version_id)
+
+        async def get_into(self, bucket, key, out, *, version_id=None):  # type: ignore[no-untyped-def]
+            data = self.buckets[bucket][key][0]
+            for at in range(0, len(data), 4096):  # in chunks, as the real adapter streams
+                out.write(data[at : at + 4096])
+            return len(data)
+
+    store, index = NoWholeReads(), InMemoryIndex()
+    archived = await _store(store, index, await _classified(store))
+    key = archived.data.package.key
+    data = store.buckets["archive"][key][0]
+    row = {
+        "case_key": archived.subject,
+        "archival_code": archived.data.classification.archival_code,
+        "package_bucket": "archive",
+        "package_key": key,
+        "package_version_id": "v1",
+        "package_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    result, local = await fixity.check_copy(Site(PRIMARY, store), row, scratch=tmp_path)  # type: ignore[arg-type]
+    assert result.passed and local is not None and local.read_bytes() == data
+    damaged = bytearray(data)
+    damaged[bag.read_package(data).members["data/process/002-营业执照.jpg"].offset + 5] ^= 0xFF
+    store.buckets["archive"][key] = (bytes(damaged), store.buckets["archive"][key][1])
+    result, local = await fixity.check_copy(Site(PRIMARY, store), row, scratch=tmp_path)  # type: ignore[arg-type]
+    assert not result.passed and local is None
+    assert result.failed_paths == ("data/process/002-营业执照.jpg",)
+    assert result.computed_sha256 == hashlib.sha256(damaged).hexdigest()
+
+
 async def test_a_staged_file_changed_after_validation_is_never_archived():
     store, index = InMemoryObjectStore(), InMemoryIndex()
     event = await _classified(store)
