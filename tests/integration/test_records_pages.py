@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import AsyncIterator
+from datetime import datetime
 from urllib.parse import unquote
 
 import pytest
@@ -17,6 +18,7 @@ from PIL import Image
 from contracts.v1 import CheckResult, Outcome, Property
 from services.classification.config import bundled_schedule_file
 from services.classification.schedule import load_schedule_file
+from services.common.china_time import CHINA_STANDARD_TIME
 from services.query.adapters.preview_cache import PreviewCache
 from tests.integration.test_query_api import (
     OTHER_PLATFORM,
@@ -106,7 +108,10 @@ async def test_the_detail_has_every_check_result_retention_end_and_lock(world):
     completed = body["completed_at"][:10]
     assert body["retention"] == "D10" and body["retention_ends"][:4] == str(int(completed[:4]) + 10)
     assert body["package"]["retention_mode"] == "COMPLIANCE"
-    assert body["package"]["retain_until"][:10] >= body["retention_ends"]
+    # The lock ends at completion + 10 years; retention_ends is that day in China Standard Time, so the
+    # comparison is in China time (in UTC the lock's date is the day before for a completion after 16:00 UTC).
+    lock_day = datetime.fromisoformat(body["package"]["retain_until"]).astimezone(CHINA_STANDARD_TIME).date()
+    assert lock_day.isoformat() >= body["retention_ends"]
 
 
 async def _preview(world: QueryWorld, role: str, label: str, seq: int = 2, **params: str):
