@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from archivectl.feed import publish_events
-from archivectl.kafka_admin import ensure_topics
+from archivectl.kafka_admin import ensure_topics, wait_for_group
 from archivectl.outcomes import await_outcomes
 from archivectl.topic_reader import read_topics
 from contracts.envelope import derived_event_id
@@ -95,7 +95,7 @@ async def workers(prepared):  # type: ignore[no-untyped-def]
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = [_start_worker(settings, n, log_dir) for n in range(WORKERS)]
     try:
-        await _all_members_joined(settings, WORKERS)
+        await wait_for_group(settings, "classification", WORKERS)  # the partitions spread over all workers
         yield settings
     finally:
         for proc in procs:
@@ -105,28 +105,6 @@ async def workers(prepared):  # type: ignore[no-untyped-def]
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-async def _all_members_joined(settings: ArchiveSettings, members: int, timeout: float = 180) -> None:
-    """Wait until every worker is a member of the consumer group and the group is stable, so that the
-    partitions — and hence the cases — are spread over all the workers."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    state, count = "?", 0
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            [response] = await admin.describe_consumer_groups([settings.group_id("classification")])
-            _, _, state, _, _, group_members = response.groups[0][:6]
-            count = len(group_members)
-            if state == "Stable" and count == members:
-                return
-            await asyncio.sleep(1)
-    finally:
-        await admin.close()
-    raise AssertionError(f"consumer group not ready: {state} with {count} of {members} members")
 
 
 async def _classified(settings: ArchiveSettings, at_least: int, timeout: float = 240):  # type: ignore[no-untyped-def]
