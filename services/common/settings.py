@@ -83,6 +83,15 @@ class ArchiveSettings(BaseSettings):
     # input declaring more runs alone. So the scratch disk of a worker stays within
     # max(this, its heaviest single case): deploy/k8s sizes /tmp for the heaviest case, plus this.
     in_flight_max_scratch_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
+    # glibc's malloc: an allocation of at least `malloc_mmap_threshold_bytes` gets an mmap of its own, returned
+    # to the kernel when freed, and the heap keeps at most `malloc_trim_threshold_bytes` free at its top.
+    # glibc's defaults move both up (to 32 and 64 MiB) each time a large block is freed; a big scan's arrays
+    # then land on the heap and their fragments stay resident, and a worker's peak depends on the order of
+    # earlier frees (issue 18; docs/benchmarks.md, memory). Fixed values keep the peak at what the files
+    # need; 4 MiB keeps a 200-dpi page's arrays on the heap, where reusing them costs no page faults. 0 =
+    # leave glibc's dynamic default (services/common/allocator.py).
+    malloc_mmap_threshold_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=32 * 1024 * 1024)
+    malloc_trim_threshold_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     # Fault injection (tests, the chaos harness): SIGKILL the worker on a message with this key. Empty = off.
     fault_kill_on_key: str = ""
     # Fault injection: after settling the message with this key, the consumer loop waits for ever — what a

@@ -26,6 +26,7 @@ from services.common.adapters.attempt_ledger import PgAttemptLedger
 from services.common.adapters.case_progress import PgCaseProgress
 from services.common.adapters.consumer_lag import GroupInput, KafkaConsumerLag, KafkaUnavailable
 from services.common.adapters.object_store import MinioObjectStore
+from services.common.allocator import pin_malloc_thresholds
 from services.common.codec import InboundEnvelope
 from services.common.composition import Service
 from services.common.in_flight import InFlight
@@ -311,6 +312,7 @@ def run_worker(app: faust.App, service: str, settings: ArchiveSettings) -> None:
     """The process main of a service: JSON logs, /metrics, then the Faust worker (which stops cleanly on
     SIGTERM/SIGINT)."""
     configure_logging(service, settings.log_level)
+    pin_malloc_thresholds(settings.malloc_mmap_threshold_bytes, settings.malloc_trim_threshold_bytes)
     port = serve_metrics(service, settings.metrics_port, settings.metrics_host)
     log.info(
         "starting", extra={"metrics_port": port, "kafka": settings.kafka_bootstrap, "namespace": settings.namespace}

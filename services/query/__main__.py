@@ -6,6 +6,7 @@ clear. The service logs one JSON line per request itself, with ID numbers masked
 
 import uvicorn
 
+from services.common.allocator import pin_malloc_thresholds
 from services.common.logs import configure_logging, logging_config
 from services.common.metrics import serve_metrics
 from services.query.app import create_app
@@ -15,6 +16,7 @@ from services.query.config import QuerySettings
 def main() -> None:
     settings = QuerySettings()
     configure_logging("query", settings.log_level)
+    pin_malloc_thresholds(settings.malloc_mmap_threshold_bytes, settings.malloc_trim_threshold_bytes)
     serve_metrics("query", settings.metrics_port, settings.metrics_host)
     uvicorn.run(
         create_app(settings),
