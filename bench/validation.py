@@ -185,7 +185,7 @@ async def run(count: int, record_results: bool) -> None:
         serial_timings = dict(timer.total)
         say(f"validating {count} cases as one worker does: up to {window} in flight (AA_IN_FLIGHT_MAX_INPUTS)…")
         # The worker's window (services/common/in_flight.py) for distinct cases: the same count and scratch
-        # budget, the same `weigh`; the step's own `measuring` semaphore still measures one file at a time.
+        # budget, the same `weigh`; the step's own `measuring` admits files as the worker's does.
         admitted = Admission(settings.in_flight_max_scratch_bytes, window)
         start, cpu_start = time.perf_counter(), time.process_time()
         async with asyncio.TaskGroup() as group:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from contracts.v1 import CapturedEvent
 from services.common.adapters.object_store import MinioObjectStore, ObjectStore
 from services.common.composition import Service, open_database
+from services.common.in_flight import Admission
 from services.validation.adapters.clamav import ClamdClient
 from services.validation.adapters.quarantine import PgQuarantine
 from services.validation.adapters.trust_anchors import CachedTrustAnchors, PgTrustAnchors
@@ -50,6 +50,6 @@ async def build(
         on_scanner_down=settings.clamd_unavailable,
         trust_anchors=trust_anchors,
         pdfa=pdfa,
-        measuring=asyncio.Semaphore(1),
+        measuring=Admission(settings.measure_budget_bytes, settings.measure_max_files),
     )
     return Service(step, closers=closers, weigh=scratch_bytes)

@@ -3,6 +3,8 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from services.common.settings import ArchiveSettings
 from services.validation.rules import DEFAULT_RULES
 
@@ -24,3 +26,11 @@ class ValidationSettings(ArchiveSettings):
     # (USAB-PDFA not_run). While it is unreachable, cases with a PDF that declares PDF/A wait.
     verapdf_url: str = "http://127.0.0.1:13320"
     verapdf_timeout_seconds: float = 120.0
+    # Files measured at once by one worker (several cases in flight; a case's files go one after another):
+    # at most this many, and at most `measure_budget_bytes` of the memory their measuring takes, estimated
+    # from an image's header (formats.working_set). A document or media file, whose page images are known
+    # only once it is parsed, and anything over the budget is measured alone. Numpy and Pillow release the
+    # GIL while they work, so two measurements use two cores; the budget keeps decision 39's memory bound:
+    # a worker's peak is its floor plus max(this budget, its heaviest single file) (docs/benchmarks.md).
+    measure_max_files: int = Field(default=2, ge=1)
+    measure_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=0)

@@ -4,7 +4,6 @@ every reject-severity failure, and an entry in the quarantine until a corrected 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -18,12 +17,13 @@ from services.common.adapters.object_store import ObjectMissing, ObjectStore
 from services.common.digests import Digests, DigestWriter
 from services.common.events import follow_on
 from services.common.faults import InvalidInput, TransientFault
+from services.common.in_flight import Admission
 from services.common.runner import Outbound
 from services.validation.adapters.clamav import ClamdUnavailable
 from services.validation.checks import CaseEvidence, CaseNumberClaim, FileEvidence, Scan, VirusScan
 from services.validation.checks.trust import signature_verdicts
 from services.validation.domain import Measured, case_fingerprint, limits_for, measure, verdict
-from services.validation.formats import NO_ANCHORS, Format, Limits, Source, TrustAnchors
+from services.validation.formats import NO_ANCHORS, Format, Limits, Source, TrustAnchors, working_set
 from services.validation.formats.facts import PdfaReport
 from services.validation.ports import PdfaValidator, Quarantine, TrustAnchorSource, VirusScanner
 from services.validation.rules import RuleBook
@@ -61,17 +61,22 @@ async def _check_file(
     scanner: VirusScanner,
     on_scanner_down: str,
     pdfa: PdfaValidator | None,
-    measuring: asyncio.Semaphore | None,
+    measuring: Admission | None,
 ) -> _FileChecked:
     """One file: spooled, measured (CPU work, off the event loop so the consumer keeps its heartbeats),
     scanned and, when it declares PDF/A, validated — then its spooled copy is deleted. Files are taken one
     at a time, so a case's scratch space is its largest file. With several cases in flight, `measuring`
-    lets one file at a time be measured: the decoding is what takes memory (and the CPU is one core's
-    anyway), while the spooling, clamd and veraPDF of the other cases overlap it."""
+    admits files to be measured by the memory their measuring takes (an image's from its header; a
+    document's is unknown until parsed, so it is measured alone): the decoding is what takes memory, while
+    the spooling, clamd and veraPDF of the other cases overlap it."""
     source, digests = await _spool(store, file, path)
     try:
-        async with measuring or contextlib.nullcontext():
+        if measuring is None:
             measured = await asyncio.to_thread(measure, source, limits, anchors, digests)
+        else:
+            weight = await asyncio.to_thread(working_set, source, limits)
+            async with measuring.hold(weight if weight is not None else measuring.budget + 1):
+                measured = await asyncio.to_thread(measure, source, limits, anchors, digests)
         scan = await _scan(scanner, source, on_scanner_down)
         facts = measured.facts
         report = (
@@ -121,7 +126,7 @@ async def validate_case(
     on_scanner_down: Literal["wait", "mark-not-scanned"] = "wait",
     trust_anchors: TrustAnchorSource | None = None,
     pdfa: PdfaValidator | None = None,
-    measuring: asyncio.Semaphore | None = None,
+    measuring: Admission | None = None,
 ) -> Sequence[Outbound]:
     captured = event.data
     case = captured.case

@@ -24,7 +24,7 @@ from services.validation.formats.identify import (
     Format,
     identify,
 )
-from services.validation.formats.image import inspect_image
+from services.validation.formats.image import image_working_set, inspect_image
 from services.validation.formats.media import inspect_media
 from services.validation.formats.ofd import inspect_ofd
 from services.validation.formats.pdf import inspect_pdf
@@ -49,6 +49,7 @@ __all__ = [
     "TrustAnchors",
     "identify",
     "inspect",
+    "working_set",
 ]
 
 
@@ -78,3 +79,13 @@ def inspect(data: bytes | Source, limits: Limits = Limits(), trust: TrustAnchors
         facts.opens = False
         facts.open_error = f"{type(exc).__name__}: {str(exc)[:300]}"
     return facts
+
+
+def working_set(data: bytes | Source, limits: Limits = Limits()) -> int | None:
+    """The memory `inspect` will take for this file, where it can be known cheaply: an image's from its
+    header. None for a document or media file (a PDF's page images are known only once it is parsed): the
+    step measures such a file alone."""
+    source = Source.of(data)
+    if source.size == 0 or identify(source) not in RASTER_FORMATS:
+        return None
+    return image_working_set(source, limits)

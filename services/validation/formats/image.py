@@ -10,7 +10,7 @@ from dataclasses import replace
 from PIL import Image
 
 from services.validation.formats.facts import FileFacts, Limits
-from services.validation.formats.page_images import decode_reduced, measure_scan
+from services.validation.formats.page_images import decode_reduced, measure_scan, working_set
 from services.validation.formats.source import Source
 
 # Pillow's own guard, a backstop for the images inside documents (image files are refused at
@@ -37,3 +37,19 @@ def inspect_image(source: Source, facts: FileFacts, limits: Limits = Limits()) -
         # The size and resolution the file records, not the reduced copy's (USAB-SCAN-DPI judges it).
         facts.image = replace(measured, width=width, height=height, dpi=dpi_value)
     facts.opens = True
+
+
+def image_working_set(source: Source, limits: Limits = Limits()) -> int | None:
+    """The memory measuring this image file will take, from its header (page_images.working_set); 0 for an
+    image that `inspect_image` refuses undecoded, None when the header does not read (it is then measured
+    alone: what it holds is not known)."""
+    try:
+        with source.open() as fh, Image.open(fh) as im:
+            width, height = im.size
+            if width * height > limits.image_max_pixels:
+                return 0
+            dpi = im.info.get("dpi")
+            dpi_value = float(min(dpi)) if dpi and min(dpi) > 1 else None
+            return working_set(width, height, dpi_value, im.format, full=limits.full_decode)  # its first frame
+    except Exception:  # any header a reader refuses: inspect_image says why, measured alone
+        return None
