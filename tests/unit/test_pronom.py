@@ -55,6 +55,11 @@ def _others() -> list[tuple[str, bytes]]:
         ("one byte", b"%"),
         ("random", rng.randbytes(200_000)),
         ("nul", b"\x00" * 100_000),
+        # Formats whose signatures scan far into the head (guarded, `pronom._Guard`): an ISO 9660 image (its
+        # volume descriptor at 32,769) and a UDF one (BEA01 beside it), and a file with CD001 just too early.
+        ("iso9660", b"\x00" * 32768 + b"\x01CD001\x01\x00" + b"\x00" * 40_000),
+        ("udf", b"\x00" * 32768 + b"\x00BEA01\x01" + b"\x00" * 2041 + b"\x00NSR02\x01" + b"\x00" * 40_000),
+        ("cd001-too-early", b"\x00" * 1000 + b"\x01CD001\x01\x00" + b"\x00" * 40_000),
     ]
 
 
@@ -97,6 +102,33 @@ def test_leads_are_what_the_patterns_start_with() -> None:
     for fmt in pronom._formats():
         for sig in fmt.signatures:
             if sig.lead:
-                position, regex = sig.patterns[0]
+                position, regex, _ = sig.patterns[0]
                 assert position == "BOF" and regex is not None
                 assert not regex.match(bytes([sig.lead[0] ^ 0xFF]) + sig.lead[1:] + b"\x00" * 64), fmt.puid
+
+
+def test_a_guard_admits_every_head_its_regex_matches() -> None:
+    """A guard is a necessary condition: the literal at the first and the last offset its leading repeat
+    allows, and just outside them. Wherever the regex matches, the guard must admit (else an answer would
+    change); outside the range, neither does."""
+    guarded = [
+        (fmt.puid, regex, guard)
+        for fmt in pronom._formats()
+        for sig in fmt.signatures
+        for _, regex, guard in sig.patterns
+        if guard is not None
+    ]
+    assert len(guarded) >= 10, "the far-scanning BOF patterns (ISO 9660, UDF, fmt/1741…) lost their guards"
+    matched = 0
+    for puid, regex, guard in guarded:
+        assert regex is not None
+        for offset in (guard.lo, guard.hi, (guard.lo + guard.hi) // 2):
+            head = (b"\x00" * offset + guard.literal + b"\x00" * 70_000)[: pronom.HEAD_TAIL_BYTES]
+            if regex.match(head):
+                matched += 1
+                assert guard.admits(head), (puid, offset)
+        if guard.lo > 0:  # the literal one byte before the range, nowhere else
+            pad = next(bytes([b]) for b in range(1, 256) if b not in guard.literal)
+            early = pad * (guard.lo - 1) + guard.literal + pad * 1000
+            assert not regex.match(early) and not guard.admits(early), puid
+    assert matched > 0  # some patterns are whole at those offsets: the admitting branch was exercised
