@@ -53,15 +53,20 @@ class _Pending:
 
 class Admission:
     """At most `limit` holders at once and at most `budget` of their summed weight; a holder heavier than
-    the budget waits until it can hold alone (so the heaviest single input still goes through). A weight
-    is what the holder keeps on local disk; the worker's scratch space stays within max(budget, heaviest).
-    Used by the in-flight window for whole inputs and by steps for the files they spool."""
+    the budget waits until it can hold alone (so the heaviest single input still goes through). Waiters are
+    admitted in the order they came. A weight is what the holder keeps while it holds — local disk for the
+    in-flight window's inputs and capture's spooled files, memory for validation's measurements — so the
+    total stays within max(budget, heaviest)."""
 
     def __init__(self, budget: int, limit: int | None = None) -> None:
         self.budget, self.limit = budget, limit
         self.count = 0
         self.weight = 0
         self._changed = asyncio.Condition()
+        # Waiters in the order they came: only the first may be admitted. Without the line, light holders
+        # that keep coming back (the measurements of the other cases in flight) overtake a heavy one that
+        # needs the admission to itself, for as long as they keep coming.
+        self._line: deque[object] = deque()
 
     def _admits(self, weight: int) -> bool:
         if self.count == 0:
@@ -69,8 +74,14 @@ class Admission:
         return (self.limit is None or self.count < self.limit) and self.weight + weight <= self.budget
 
     async def acquire(self, weight: int) -> None:
+        ticket = object()
         async with self._changed:
-            await self._changed.wait_for(lambda: self._admits(weight))
+            self._line.append(ticket)
+            try:
+                await self._changed.wait_for(lambda: self._line[0] is ticket and self._admits(weight))
+            finally:  # admitted or cancelled: out of the line, and the next one may fit now
+                self._line.remove(ticket)
+                self._changed.notify_all()
             self.count += 1
             self.weight += weight
 

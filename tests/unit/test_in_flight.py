@@ -256,6 +256,45 @@ async def test_an_admission_bounds_the_summed_weight_of_its_holders():
     assert admission.count == 0 and admission.weight == 0
 
 
+async def test_an_admission_lets_waiters_in_in_the_order_they_came_so_a_heavy_one_is_not_starved():
+    """Light holders that keep coming back (validation's measurements of the other cases in flight) must not
+    overtake a heavy one waiting to hold alone: it gets in as soon as those ahead of it are done."""
+    admission = Admission(budget=100, limit=2)
+    stop = asyncio.Event()
+    heavy_in = asyncio.Event()
+
+    async def light() -> None:
+        while not stop.is_set():
+            async with admission.hold(30):
+                await asyncio.sleep(0)
+
+    async def heavy() -> None:
+        async with admission.hold(101):  # over the budget: only alone
+            heavy_in.set()
+
+    lights = [asyncio.create_task(light()) for _ in range(3)]
+    await _settle_a_moment()
+    waiting = asyncio.create_task(heavy())
+    try:
+        await asyncio.wait_for(heavy_in.wait(), timeout=2)
+    finally:
+        stop.set()
+        await asyncio.gather(*lights, waiting)
+    assert admission.count == 0 and admission.weight == 0
+
+
+async def test_a_waiter_cancelled_in_line_lets_the_next_one_in():
+    admission = Admission(budget=100)
+    await admission.acquire(60)
+    first = asyncio.create_task(admission.acquire(60))
+    second = asyncio.create_task(admission.acquire(30))
+    await _settle_a_moment()
+    assert not first.done() and not second.done()  # the 30 fits, but waits behind the 60
+    first.cancel()
+    await _settle_a_moment()
+    assert second.done() and admission.count == 2 and admission.weight == 90
+
+
 async def test_the_runner_weighs_an_input_by_its_service_and_decodes_it_only_once(monkeypatch):
     from services.common import runner as runner_module
     from tests.factories import record
